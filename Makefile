@@ -1,0 +1,94 @@
+# Two commands for a newcomer: `make local-up` runs the platform, `make test` runs every test and
+# spec. Each does its own set-up from a fresh clone: the virtualenv, the Docker engine, the images.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PYTEST := $(PY) -m pytest
+BASE_IMAGE ?= cial-base:bookworm
+TENANT_IMAGE ?= cial-tenant:dev
+APP_IMAGE ?= cial-app:dev
+
+# The reaper image of testcontainers cannot be pulled here; fixtures clean up by label instead.
+export TESTCONTAINERS_RYUK_DISABLED := true
+
+.PHONY: help venv docker wheels base-image postgres-image tenant-image app-image images \
+        local-up local-down test test-fast lint bench chromium \
+        verify-L0 verify-L1 verify-L2 verify-L3
+
+help:
+	@echo "make local-up     run the platform (admin on http://localhost:3100/admin)"
+	@echo "make local-down   stop it and remove orphan tenant containers"
+	@echo "make test         every fast test and every acceptance spec"
+	@echo "make verify-L<n>  one phase's acceptance spec (L0 .. L3)"
+	@echo "make lint         ruff and mypy"
+	@echo "make bench        print the figures (never pass/fail on time)"
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[app,tenant-core,dev]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+docker:
+	@ci/docker-up.sh
+
+chromium:
+	@ci/ensure-chromium.sh
+
+build/wheelhouse/.stamp: pyproject.toml ci/requirements.py ci/wheels.sh $(VENV)/.installed
+	ci/wheels.sh
+	@touch $@
+
+wheels: build/wheelhouse/.stamp
+
+base-image: docker
+	@ci/base-image.sh
+
+postgres-image: base-image
+	@ci/postgres-image.sh
+
+tenant-image: base-image wheels
+	docker build --quiet -f tenant_image/Dockerfile --build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(TENANT_IMAGE) . >/dev/null
+	@echo "built $(TENANT_IMAGE)"
+
+app-image: base-image wheels
+	docker build --quiet -f platform/Dockerfile --build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(APP_IMAGE) . >/dev/null
+	@echo "built $(APP_IMAGE)"
+
+images: tenant-image app-image postgres-image
+
+local-up: images
+	@ci/local-up.sh
+
+local-down: docker
+	@ci/local-down.sh
+
+test-fast: venv
+	$(PYTEST) tests
+
+test: venv images chromium
+	$(PYTEST) tests spec
+
+verify-L0: venv tenant-image
+	$(PYTEST) spec/test_l0_tenant_image.py
+
+verify-L1: venv images chromium
+	$(PYTEST) spec/test_l1_app.py
+
+verify-L2: venv images chromium
+	$(PYTEST) spec/test_l2_tenants.py
+
+verify-L3: venv images chromium
+	$(PYTEST) spec/test_l3_orchestrator.py
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy platform proxy tenant_image tests spec bench ci
+
+bench: venv images
+	$(PY) bench/tenant_image.py

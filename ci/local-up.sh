@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Brings the control plane up with Compose (images already built by `make images`) and waits
+# until the App answers, showing progress, then prints where to go.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+export DOCKER_GID=${DOCKER_GID:-$(stat -c %g /var/run/docker.sock 2>/dev/null || echo 0)}
+port=${CIAL_APP_PORT:-3100}
+
+"$here/compose.sh" up -d --remove-orphans
+printf 'waiting for the App on http://localhost:%s ' "$port"
+for _ in $(seq 1 120); do
+  if curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null; then
+    printf '\n\n  → http://localhost:%s/admin\n\n' "$port"
+    echo "logs: ci/compose.sh logs -f    stop: make local-down"
+    exit 0
+  fi
+  printf '.'
+  sleep 1
+done
+echo
+echo "error: the App did not answer within 120 s; its last log lines:" >&2
+"$here/compose.sh" logs --tail 40 app-api >&2 || true
+exit 1

@@ -1,0 +1,50 @@
+"""What a proxy needs to know about where a request goes, and the refusals it can meet.
+
+A resolver maps the head of a request (host and path) to an :class:`Upstream`, or raises a
+:class:`RouteError` that carries the status and the message the client should see. The engine
+never decides routes itself, so the edge (path → service) and the router (host → tenant) are
+two resolvers on one engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """One place to forward to. ``path`` is what the upstream sees (already rewritten)."""
+
+    name: str
+    host: str
+    port: int
+    path: str
+
+
+class RouteError(Exception):
+    """A request the proxy refuses before any upstream is contacted."""
+
+    status: int = 404
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NoRoute(RouteError):
+    """Nothing serves this host or path (404)."""
+
+    status = 404
+
+
+class Unavailable(RouteError):
+    """Something would serve it, but not now (503), e.g. a tenant that is not running."""
+
+    status = 503
+
+
+class Resolver(Protocol):
+    async def resolve(self, host: str, path: str) -> Upstream:
+        """Return where ``host`` + ``path`` goes, or raise a :class:`RouteError`."""
+        ...
