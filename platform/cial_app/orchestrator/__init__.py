@@ -1,0 +1,111 @@
+"""Tenant machines behind one interface; a driver per engine, chosen by name.
+
+`get_orchestrator("docker", ...)` imports the Docker driver (and the `docker` SDK) only when it is
+chosen: importing this package costs nothing, and the production driver can live beside it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .base import (
+    DATA_DIR,
+    HEALTH_PATH,
+    MACHINE_PORT,
+    SLUG_LABEL,
+    TENANT_LABEL,
+    EngineError,
+    EngineUnavailable,
+    Health,
+    HealthTimeout,
+    ImageNotFound,
+    InvalidSpec,
+    Machine,
+    MachineCrashed,
+    MachineNotFound,
+    MachineSpec,
+    MachineState,
+    MachineTemplate,
+    NameConflict,
+    NetworkNotFound,
+    NoAddress,
+    Orchestrator,
+    OrchestratorError,
+    PortConflict,
+    Reach,
+    UnknownDriver,
+    Volume,
+    machine_name,
+    parse_memory,
+    volume_name,
+)
+from .health import wait_healthy
+from .reconciler import Action, ActionKind, Desired, DesiredTenant, Outcome, Report, plan, reconcile_once
+
+# name -> "module:class", imported on demand.
+_DRIVERS = {
+    "docker": "cial_app.orchestrator.docker:DockerOrchestrator",
+    "memory": "cial_app.orchestrator.memory:MemoryOrchestrator",
+}
+
+
+def drivers() -> list[str]:
+    return sorted(_DRIVERS)
+
+
+def get_orchestrator(name: str, **settings: Any) -> Orchestrator:
+    """The driver called `name`, built with its own settings (e.g. docker: base_url, timeout)."""
+    try:
+        target = _DRIVERS[name]
+    except KeyError:
+        raise UnknownDriver(
+            f"no orchestrator driver named {name!r} (known: {', '.join(drivers())})"
+        ) from None
+    module_name, _, class_name = target.partition(":")
+    driver: Orchestrator = getattr(importlib.import_module(module_name), class_name)(**settings)
+    return driver
+
+
+__all__ = [
+    "DATA_DIR",
+    "HEALTH_PATH",
+    "MACHINE_PORT",
+    "SLUG_LABEL",
+    "TENANT_LABEL",
+    "Action",
+    "ActionKind",
+    "Desired",
+    "DesiredTenant",
+    "EngineError",
+    "EngineUnavailable",
+    "Health",
+    "HealthTimeout",
+    "ImageNotFound",
+    "InvalidSpec",
+    "Machine",
+    "MachineCrashed",
+    "MachineNotFound",
+    "MachineSpec",
+    "MachineState",
+    "MachineTemplate",
+    "NameConflict",
+    "NetworkNotFound",
+    "NoAddress",
+    "Orchestrator",
+    "OrchestratorError",
+    "Outcome",
+    "PortConflict",
+    "Reach",
+    "Report",
+    "UnknownDriver",
+    "Volume",
+    "drivers",
+    "get_orchestrator",
+    "machine_name",
+    "parse_memory",
+    "plan",
+    "reconcile_once",
+    "volume_name",
+    "wait_healthy",
+]
