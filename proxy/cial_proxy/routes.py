@@ -46,5 +46,10 @@ class Unavailable(RouteError):
 
 class Resolver(Protocol):
     async def resolve(self, host: str, path: str) -> Upstream:
-        """Return where ``host`` + ``path`` goes, or raise a :class:`RouteError`."""
+        """Return where ``host`` + ``path`` goes, or raise a :class:`RouteError`.
+
+        ``host`` is the Host header without its port, in lower case. ``path`` is the request path
+        as the client sent it (percent-encoding intact, dot segments removed, never the query
+        string); returning it unchanged as ``Upstream.path`` forwards the request exactly.
+        """
         ...
