@@ -12,6 +12,7 @@ from typing import Any
 from .base import (
     DATA_DIR,
     HEALTH_PATH,
+    INSTANCE_LABEL,
     MACHINE_PORT,
     SLUG_LABEL,
     TENANT_LABEL,
@@ -70,6 +71,7 @@ def get_orchestrator(name: str, **settings: Any) -> Orchestrator:
 __all__ = [
     "DATA_DIR",
     "HEALTH_PATH",
+    "INSTANCE_LABEL",
     "MACHINE_PORT",
     "SLUG_LABEL",
     "TENANT_LABEL",

@@ -17,6 +17,9 @@ from typing import ClassVar, Protocol, runtime_checkable
 # removed) without any state outside the engine.
 TENANT_LABEL = "cial.tenant"
 SLUG_LABEL = "cial.slug"
+# Optional: which App instance owns the resource, so two instances sharing one engine (a spec run
+# beside `make local-up`) never adopt or sweep each other's tenants.
+INSTANCE_LABEL = "cial.instance"
 
 MACHINE_PORT = 8080  # the tenant's edge: the only port a tenant container exposes
 DATA_DIR = "/var/lib/cial"

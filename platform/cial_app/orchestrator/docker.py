@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -25,6 +27,7 @@ from docker.types import LogConfig
 
 from .base import (
     DATA_DIR,
+    INSTANCE_LABEL,
     MACHINE_PORT,
     SLUG_LABEL,
     TENANT_LABEL,
@@ -47,6 +50,9 @@ from .base import (
 T = TypeVar("T")
 
 _PORT_KEY = f"{MACHINE_PORT}/tcp"
+_NAME_ATTEMPTS = 20
+_NAME_RETRY_DELAY = 0.1
+_ADDRESS = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}:\d+")
 _DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 
 # Dropped on top of Docker's default set: nothing in a tenant needs raw sockets, device nodes,
@@ -86,8 +92,12 @@ class DockerOrchestrator:
         log_max_size: str = "10m",
         log_max_files: int = 3,
         cap_drop: tuple[str, ...] = DEFAULT_CAP_DROP,
+        instance: str | None = None,
     ) -> None:
+        """`instance`: when set, every resource is also labelled cial.instance=<instance> and only
+        those are seen, adopted or removed; when None, everything labelled cial.tenant is ours."""
         self._base_url = base_url
+        self._instance = instance
         self._where = base_url or os.environ.get("DOCKER_HOST") or _DEFAULT_SOCKET
         self._timeout = timeout
         self._stop_timeout = stop_timeout
@@ -221,25 +231,25 @@ class DockerOrchestrator:
             volume = client.volumes.get(spec.volume_name)
         except docker.errors.NotFound:
             # Creating an existing local volume is a no-op in Docker, so a concurrent create is safe.
-            client.volumes.create(name=spec.volume_name, driver="local", labels=spec.all_labels)
+            client.volumes.create(name=spec.volume_name, driver="local", labels=self._labels(spec))
             return
-        owner = (volume.attrs.get("Labels") or {}).get(TENANT_LABEL)
-        if owner != spec.tenant_id:
+        labels = volume.attrs.get("Labels") or {}
+        if not self._ours(labels) or labels.get(TENANT_LABEL) != spec.tenant_id:
             # Mounting someone else's data into a tenant would be a leak: refuse, loudly.
             raise NameConflict(
-                f"volume {spec.volume_name} exists but belongs to "
-                f"{'tenant ' + owner if owner else 'something other than Cial'}; it was not mounted"
+                f"volume {spec.volume_name} exists but belongs to {self._owner(labels)}; it was not mounted"
             )
 
     def _create_container(self, spec: MachineSpec) -> Container:
-        for _attempt in range(2):
+        # A few rounds: each one either creates, adopts, or clears a leftover and tries again.
+        for _attempt in range(_NAME_ATTEMPTS):
             try:
                 return self._docker.containers.create(
                     spec.image,
                     name=spec.machine_name,
                     hostname=spec.machine_name,
                     environment={**spec.env, "TENANT_ID": spec.slug},
-                    labels=spec.all_labels,
+                    labels=self._labels(spec),
                     volumes={spec.volume_name: {"bind": DATA_DIR, "mode": "rw"}},
                     ports=_published(spec.host_port),
                     network=spec.network,
@@ -259,17 +269,22 @@ class DockerOrchestrator:
             except docker.errors.APIError as exc:
                 if exc.status_code != 409:
                     raise
-                # The name is taken: by this tenant (a concurrent create won the race) or by a
-                # leftover of a deleted tenant that had the same slug.
-                existing = self._docker.containers.get(spec.machine_name)
-                owner = existing.labels.get(TENANT_LABEL)
-                if owner == spec.tenant_id:
-                    return existing
-                if owner is None:
+                # The name is taken: by this tenant (a concurrent create won the race), by a
+                # leftover of a deleted tenant that had the same slug, or by something not ours.
+                try:
+                    existing = self._docker.containers.get(spec.machine_name)
+                except docker.errors.NotFound:
+                    # The other creator holds the name but its container is not registered yet
+                    # (or it was just removed): give it a moment, then look again.
+                    time.sleep(_NAME_RETRY_DELAY)
+                    continue
+                if not self._ours(existing.labels):
                     raise NameConflict(
-                        f"a container named {spec.machine_name} exists and was not created by Cial; "
-                        "remove or rename it"
+                        f"a container named {spec.machine_name} exists and belongs to "
+                        f"{self._owner(existing.labels)}; remove or rename it"
                     ) from exc
+                if existing.labels.get(TENANT_LABEL) == spec.tenant_id:
+                    return existing
                 existing.remove(force=True)
         raise NameConflict(f"the name {spec.machine_name} stayed taken while creating the container")
 
@@ -318,18 +333,20 @@ class DockerOrchestrator:
         return raw.decode("utf-8", errors="replace").splitlines()
 
     def _list_machines(self) -> list[Machine]:
-        return [_machine(c.attrs) for c in self._labelled_containers({"label": TENANT_LABEL})]
+        return [_machine(c.attrs) for c in self._labelled_containers()]
 
     def _list_volumes(self) -> list[Volume]:
-        return [_volume(v) for v in self._docker.volumes.list(filters={"label": TENANT_LABEL})]
+        return [_volume(v) for v in self._labelled_volumes()]
 
     def _remove_machine(self, machine_id: str) -> None:
         try:
             container = self._docker.containers.get(machine_id)
         except docker.errors.NotFound:
             return
-        if TENANT_LABEL not in container.labels:
-            raise NameConflict(f"container {machine_id[:12]} is not labelled {TENANT_LABEL}; not removed")
+        if not self._ours(container.labels):
+            raise NameConflict(
+                f"container {machine_id[:12]} belongs to {self._owner(container.labels)}; not removed"
+            )
         _ignore_missing(partial(container.remove, force=True))
 
     def _remove_volume(self, name: str) -> None:
@@ -337,20 +354,53 @@ class DockerOrchestrator:
             volume = self._docker.volumes.get(name)
         except docker.errors.NotFound:
             return
-        if TENANT_LABEL not in (volume.attrs.get("Labels") or {}):
-            raise NameConflict(f"volume {name} is not labelled {TENANT_LABEL}; not removed")
+        labels = volume.attrs.get("Labels") or {}
+        if not self._ours(labels):
+            raise NameConflict(f"volume {name} belongs to {self._owner(labels)}; not removed")
         _ignore_missing(volume.remove)
 
     def _containers(self, tenant_id: str) -> list[Container]:
         """This tenant's containers, the one to keep first."""
-        found = self._labelled_containers({"label": f"{TENANT_LABEL}={tenant_id}"})
+        found = self._labelled_containers(tenant_id)
         return sorted(found, key=lambda c: preference(_machine(c.attrs)))
 
-    def _labelled_containers(self, filters: dict[str, str | list[str] | bool]) -> list[Container]:
+    def _volumes(self, tenant_id: str) -> list[DockerVolume]:
+        return self._labelled_volumes(tenant_id)
+
+    def _labelled_containers(self, tenant_id: str | None = None) -> list[Container]:
+        filters: dict[str, str | list[str] | bool] = {"label": self._selector(tenant_id)}
         return self._docker.containers.list(all=True, filters=filters, ignore_removed=True)
 
-    def _volumes(self, tenant_id: str) -> list[DockerVolume]:
-        return self._docker.volumes.list(filters={"label": f"{TENANT_LABEL}={tenant_id}"})
+    def _labelled_volumes(self, tenant_id: str | None = None) -> list[DockerVolume]:
+        return self._docker.volumes.list(filters={"label": self._selector(tenant_id)})
+
+    # ------------------------------------------------------------------------------ ownership
+
+    def _selector(self, tenant_id: str | None) -> list[str]:
+        """Label filters (ANDed by Docker) for our resources, or one tenant's."""
+        selector = [TENANT_LABEL if tenant_id is None else f"{TENANT_LABEL}={tenant_id}"]
+        if self._instance is not None:
+            selector.append(f"{INSTANCE_LABEL}={self._instance}")
+        return selector
+
+    def _labels(self, spec: MachineSpec) -> dict[str, str]:
+        labels = spec.all_labels
+        if self._instance is not None:
+            labels[INSTANCE_LABEL] = self._instance
+        return labels
+
+    def _ours(self, labels: dict[str, str]) -> bool:
+        if TENANT_LABEL not in labels:
+            return False
+        return self._instance is None or labels.get(INSTANCE_LABEL) == self._instance
+
+    @staticmethod
+    def _owner(labels: dict[str, str]) -> str:
+        if TENANT_LABEL not in labels:
+            return "something other than Cial"
+        instance = labels.get(INSTANCE_LABEL)
+        where = f" of Cial instance {instance!r}" if instance else ""
+        return f"tenant {labels[TENANT_LABEL]}{where}"
 
 
 # -------------------------------------------------------------------------------- conversions
@@ -496,7 +546,9 @@ def _translated(doing: str, where: str) -> Iterator[None]:
         explanation = str(exc.explanation or exc)
         lowered = explanation.lower()
         if "port is already allocated" in lowered or "address already in use" in lowered:
-            raise PortConflict(f"could not {doing}: the host port is taken ({explanation})") from exc
+            address = _ADDRESS.search(explanation)
+            port = address.group(0) if address else "the host port"
+            raise PortConflict(f"could not {doing}: {port} is already in use on this host") from exc
         raise EngineError(f"could not {doing}: Docker said {explanation}") from exc
     except requests.exceptions.Timeout as exc:
         raise EngineUnavailable(

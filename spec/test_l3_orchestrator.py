@@ -1,0 +1,424 @@
+"""L3, part 1: the orchestrator's Docker driver against a real Docker engine and the real tenant
+image (`cial-tenant:dev`, or $CIAL_TENANT_IMAGE).
+
+Every resource these specs make is labelled `cial.instance=<this run>`, and the driver is scoped
+to it: the reconciler's orphan sweep here can never touch another run's tenants, nor those of a
+`make local-up` on the same engine. Fixtures remove everything with that label afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import replace
+from typing import Any, TypeVar
+
+import docker
+import docker.errors
+import httpx
+import pytest
+from cial_app.orchestrator import (
+    INSTANCE_LABEL,
+    TENANT_LABEL,
+    ActionKind,
+    Desired,
+    DesiredTenant,
+    EngineUnavailable,
+    ImageNotFound,
+    Machine,
+    MachineSpec,
+    MachineState,
+    MachineTemplate,
+    NameConflict,
+    NetworkNotFound,
+    Orchestrator,
+    PortConflict,
+    Reach,
+    get_orchestrator,
+    reconcile_once,
+    wait_healthy,
+)
+from cial_app.orchestrator.docker import DockerOrchestrator
+
+from spec.containers import TENANT_IMAGE
+
+pytestmark = pytest.mark.docker
+
+INSTANCE = f"spec-l3-{uuid.uuid4().hex[:8]}"
+HEALTH_DEADLINE = 30.0
+T = TypeVar("T")
+
+
+# ------------------------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[docker.DockerClient]:
+    client = docker.from_env()
+    try:
+        client.images.get(TENANT_IMAGE)
+    except docker.errors.ImageNotFound:
+        pytest.fail(f"the tenant image {TENANT_IMAGE} is missing: build it with `make images`")
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(autouse=True)
+def clean(engine: docker.DockerClient) -> Iterator[None]:
+    yield
+    selector: dict[str, str | list[str] | bool] = {"label": f"{INSTANCE_LABEL}={INSTANCE}"}
+    for container in engine.containers.list(all=True, filters=selector):
+        container.remove(force=True)
+    for volume in engine.volumes.list(filters=selector):
+        volume.remove(force=True)
+    for network in engine.networks.list(filters=selector):
+        network.remove()
+
+
+@pytest.fixture
+async def driver(engine: docker.DockerClient) -> AsyncIterator[Orchestrator]:
+    orchestrator = get_orchestrator("docker", instance=INSTANCE)
+    try:
+        yield orchestrator
+    finally:
+        await orchestrator.aclose()
+
+
+@pytest.fixture
+def template() -> MachineTemplate:
+    return MachineTemplate(image=TENANT_IMAGE)
+
+
+def new_tenant(template: MachineTemplate) -> MachineSpec:
+    """A tenant of its own for each test: a UUID like the App's, and a unique slug."""
+    return template.spec_for(str(uuid.uuid4()), f"l3-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def spec(template: MachineTemplate) -> MachineSpec:
+    return new_tenant(template)
+
+
+# ------------------------------------------------------------------------------------- helpers
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], *, within: float, what: str) -> T:
+    """Await `probe` until it gives something truthy, or fail naming `what` at the deadline."""
+    deadline = time.monotonic() + within
+    last: object = None
+    while True:
+        try:
+            value = await probe()
+            if value:
+                return value
+            last = value
+        except Exception as error:
+            last = error
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {within:g}s waiting for {what} (last: {last!r})")
+        await asyncio.sleep(0.2)
+
+
+async def http(machine: Machine, method: str, path: str) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=machine.base_url(Reach.HOST), trust_env=False) as client:
+        return await client.request(method, path, timeout=10)
+
+
+async def running_and_healthy(driver: Orchestrator, spec: MachineSpec) -> Machine:
+    machine = await driver.create(spec)
+    await wait_healthy(machine, deadline=HEALTH_DEADLINE, orchestrator=driver)
+    return machine
+
+
+def containers_of(engine: docker.DockerClient, tenant_id: str) -> list[Any]:
+    return engine.containers.list(all=True, filters={"label": f"{TENANT_LABEL}={tenant_id}"})
+
+
+def volumes_of(engine: docker.DockerClient, tenant_id: str) -> list[Any]:
+    return engine.volumes.list(filters={"label": f"{TENANT_LABEL}={tenant_id}"})
+
+
+# --------------------------------------------------------------------------------------- specs
+
+
+class TestCreate:
+    async def test_a_created_tenant_runs_with_a_loopback_port_and_answers_healthz(
+        self, driver: Orchestrator, spec: MachineSpec
+    ) -> None:
+        machine = await driver.create(spec)
+        assert machine.state is MachineState.RUNNING
+        assert machine.host_port is not None
+        await wait_healthy(machine, deadline=HEALTH_DEADLINE, orchestrator=driver)
+        health = await http(machine, "GET", "/.cial/api/healthz")
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+
+    async def test_the_tenant_page_names_the_tenant_by_its_slug(
+        self, driver: Orchestrator, spec: MachineSpec
+    ) -> None:
+        machine = await running_and_healthy(driver, spec)
+        page = await http(machine, "GET", "/")
+        assert page.status_code == 200
+        assert f"Tenant {spec.slug}" in page.text
+
+    async def test_the_container_follows_the_fixed_recipe(
+        self, driver: Orchestrator, spec: MachineSpec, engine: docker.DockerClient
+    ) -> None:
+        machine = await driver.create(spec)
+        attrs = engine.containers.get(machine.id or "").attrs
+        host = attrs["HostConfig"]
+        assert attrs["Name"] == f"/cial-tenant-{spec.slug}"
+        assert f"TENANT_ID={spec.slug}" in attrs["Config"]["Env"]
+        assert attrs["Config"]["Labels"][TENANT_LABEL] == spec.tenant_id
+        assert attrs["Config"]["Labels"]["cial.slug"] == spec.slug
+        assert [
+            (b["HostIp"], bool(b["HostPort"])) for b in attrs["NetworkSettings"]["Ports"]["8080/tcp"]
+        ] == [("127.0.0.1", True)]
+        assert host["RestartPolicy"]["Name"] == "unless-stopped"
+        assert host["Memory"] == 256 * 2**20 and host["NanoCpus"] == 10**9 and host["PidsLimit"] == 256
+        assert "no-new-privileges:true" in host["SecurityOpt"]
+        assert host["Privileged"] is False
+        mounts = attrs["Mounts"]
+        assert [(m["Type"], m["Name"], m["Destination"]) for m in mounts] == [
+            ("volume", f"cial-tenant-{spec.tenant_id}-data", "/var/lib/cial")
+        ]
+        assert not host.get("Binds") or all(not b.startswith("/") for b in host["Binds"])
+        (volume,) = volumes_of(engine, spec.tenant_id)
+        assert volume.name == f"cial-tenant-{spec.tenant_id}-data"
+
+    async def test_creating_twice_leaves_one_container(
+        self, driver: Orchestrator, spec: MachineSpec, engine: docker.DockerClient
+    ) -> None:
+        first = await driver.create(spec)
+        second = await driver.create(spec)
+        assert first.id == second.id
+        assert len(containers_of(engine, spec.tenant_id)) == 1
+
+    async def test_concurrent_creates_from_two_processes_leave_one_container(
+        self, spec: MachineSpec, engine: docker.DockerClient
+    ) -> None:
+        # Two drivers stand for two App processes (an App restarted while the old one still ran).
+        one, two = (get_orchestrator("docker", instance=INSTANCE) for _ in range(2))
+        try:
+            machines = await asyncio.gather(one.create(spec), two.create(spec))
+        finally:
+            await one.aclose()
+            await two.aclose()
+        assert machines[0].id == machines[1].id
+        assert len(containers_of(engine, spec.tenant_id)) == 1
+
+    async def test_a_container_left_created_by_a_crash_is_reused_and_started(
+        self, driver: Orchestrator, spec: MachineSpec, engine: docker.DockerClient
+    ) -> None:
+        # The state an App crash between `docker create` and `docker start` leaves behind.
+        assert isinstance(driver, DockerOrchestrator)
+        await asyncio.to_thread(driver._ensure_volume, spec)
+        half = await asyncio.to_thread(driver._create_container, spec)
+        assert (await driver.status(spec.tenant_id)).state is MachineState.CREATED
+        machine = await driver.create(spec)
+        assert machine.id == half.id and machine.state is MachineState.RUNNING
+        assert len(containers_of(engine, spec.tenant_id)) == 1
+
+    async def test_a_duplicate_container_of_the_tenant_is_removed(
+        self, driver: Orchestrator, spec: MachineSpec, engine: docker.DockerClient
+    ) -> None:
+        machine = await driver.create(spec)
+        labels = {TENANT_LABEL: spec.tenant_id, INSTANCE_LABEL: INSTANCE}
+        engine.containers.create(TENANT_IMAGE, name=f"{spec.machine_name}-dup", labels=labels)
+        assert len(containers_of(engine, spec.tenant_id)) == 2
+        again = await driver.create(spec)
+        assert again.id == machine.id
+        assert [c.id for c in containers_of(engine, spec.tenant_id)] == [machine.id]
+
+
+class TestLifecycle:
+    async def test_stop_and_start_keep_the_volumes_data(
+        self, driver: Orchestrator, spec: MachineSpec
+    ) -> None:
+        machine = await running_and_healthy(driver, spec)
+        for expected in (1, 2):
+            counted = await http(machine, "POST", "/.cial/api/visits")
+            assert counted.json()["visits"] == expected
+        stopped = await driver.stop(spec.tenant_id)
+        assert stopped.state is MachineState.STOPPED and stopped.host_port is None
+        started = await driver.start(spec.tenant_id)
+        assert started.state is MachineState.RUNNING and started.host_port is not None
+        await wait_healthy(started, deadline=HEALTH_DEADLINE, orchestrator=driver)
+        assert (await http(started, "GET", "/.cial/api/visits")).json()["visits"] == 2
+        assert (await http(started, "POST", "/.cial/api/visits")).json()["visits"] == 3
+
+    async def test_stop_and_start_are_idempotent(self, driver: Orchestrator, spec: MachineSpec) -> None:
+        machine = await driver.create(spec)
+        assert (await driver.start(spec.tenant_id)).id == machine.id
+        await driver.stop(spec.tenant_id)
+        assert (await driver.stop(spec.tenant_id)).state is MachineState.STOPPED
+
+    async def test_restart_brings_the_tenant_back_on_a_new_port(
+        self, driver: Orchestrator, spec: MachineSpec
+    ) -> None:
+        machine = await running_and_healthy(driver, spec)
+        restarted = await driver.restart(spec.tenant_id)
+        assert restarted.id == machine.id and restarted.state is MachineState.RUNNING
+        await wait_healthy(restarted, deadline=HEALTH_DEADLINE, orchestrator=driver)
+
+    async def test_destroy_removes_container_and_volume_and_can_be_repeated(
+        self, driver: Orchestrator, spec: MachineSpec, engine: docker.DockerClient
+    ) -> None:
+        await driver.create(spec)
+        await driver.destroy(spec.tenant_id)
+        assert containers_of(engine, spec.tenant_id) == []
+        assert volumes_of(engine, spec.tenant_id) == []
+        assert (await driver.status(spec.tenant_id)).state is MachineState.ABSENT
+        await driver.destroy(spec.tenant_id)
+
+    async def test_the_logs_give_the_tenants_recent_lines(
+        self, driver: Orchestrator, spec: MachineSpec
+    ) -> None:
+        await running_and_healthy(driver, spec)
+        lines = await eventually(lambda: driver.logs(spec.tenant_id, tail=20), within=10, what="log lines")
+        assert 0 < len(lines) <= 20 and all(isinstance(line, str) for line in lines)
+
+    async def test_status_of_an_unknown_tenant_is_absent(self, driver: Orchestrator) -> None:
+        assert (await driver.status(str(uuid.uuid4()))).state is MachineState.ABSENT
+
+
+class TestReconcile:
+    async def test_a_container_removed_behind_the_back_is_recreated_with_its_data(
+        self, driver: Orchestrator, spec: MachineSpec, template: MachineTemplate, engine: docker.DockerClient
+    ) -> None:
+        machine = await running_and_healthy(driver, spec)
+        await http(machine, "POST", "/.cial/api/visits")
+        engine.containers.get(machine.id or "").remove(force=True)  # docker rm -f
+        desired = [DesiredTenant(spec.tenant_id, spec.slug, Desired.RUNNING)]
+        report = await reconcile_once(driver, desired, template)
+        assert [o.action.kind for o in report.outcomes] == [ActionKind.CREATE]
+        again = report.machines[spec.tenant_id]
+        assert again.state is MachineState.RUNNING and again.id != machine.id
+        await wait_healthy(again, deadline=HEALTH_DEADLINE, orchestrator=driver)
+        assert (await http(again, "GET", "/.cial/api/visits")).json()["visits"] == 1
+
+    async def test_a_container_stopped_behind_the_back_is_started(
+        self, driver: Orchestrator, spec: MachineSpec, template: MachineTemplate, engine: docker.DockerClient
+    ) -> None:
+        machine = await driver.create(spec)
+        engine.containers.get(machine.id or "").stop()
+        desired = [DesiredTenant(spec.tenant_id, spec.slug, Desired.RUNNING)]
+        report = await reconcile_once(driver, desired, template)
+        assert [o.action.kind for o in report.outcomes] == [ActionKind.START]
+        assert report.machines[spec.tenant_id].state is MachineState.RUNNING
+
+    async def test_a_second_round_changes_nothing(
+        self, driver: Orchestrator, template: MachineTemplate, engine: docker.DockerClient
+    ) -> None:
+        specs = [new_tenant(template) for _ in range(2)]
+        desired = [DesiredTenant(s.tenant_id, s.slug, Desired.RUNNING) for s in specs]
+        first = await reconcile_once(driver, desired, template)
+        assert [o.ok for o in first.outcomes] == [True, True]
+        ids = {c.id for s in specs for c in containers_of(engine, s.tenant_id)}
+        second = await reconcile_once(driver, desired, template)
+        assert second.outcomes == []
+        assert {c.id for s in specs for c in containers_of(engine, s.tenant_id)} == ids
+
+    async def test_an_orphan_container_and_volume_are_removed(
+        self, driver: Orchestrator, spec: MachineSpec, template: MachineTemplate, engine: docker.DockerClient
+    ) -> None:
+        orphan = new_tenant(template)
+        await driver.create(orphan)
+        desired = [DesiredTenant(spec.tenant_id, spec.slug, Desired.RUNNING)]
+
+        async def swept() -> bool:
+            await reconcile_once(driver, desired, template)
+            return not containers_of(engine, orphan.tenant_id) and not volumes_of(engine, orphan.tenant_id)
+
+        # A round may spare a volume created within the same second as its tenant list (Docker
+        # dates volumes to the second); the next round removes it.
+        await eventually(swept, within=10, what="the orphan's container and volume to go")
+        assert [c.status for c in containers_of(engine, spec.tenant_id)] == ["running"]
+
+    async def test_a_deleted_tenant_is_destroyed_with_its_volume(
+        self, driver: Orchestrator, spec: MachineSpec, template: MachineTemplate, engine: docker.DockerClient
+    ) -> None:
+        await driver.create(spec)
+        report = await reconcile_once(
+            driver, [DesiredTenant(spec.tenant_id, spec.slug, Desired.ABSENT)], template
+        )
+        assert [o.action.kind for o in report.outcomes] == [ActionKind.DESTROY]
+        assert containers_of(engine, spec.tenant_id) == [] and volumes_of(engine, spec.tenant_id) == []
+
+
+class TestErrors:
+    async def test_a_missing_image_is_image_not_found_and_leaves_nothing(
+        self, driver: Orchestrator, template: MachineTemplate, engine: docker.DockerClient
+    ) -> None:
+        spec = new_tenant(MachineTemplate(image="cial-tenant:does-not-exist"))
+        with pytest.raises(ImageNotFound) as raised:
+            await driver.create(spec)
+        assert "cial-tenant:does-not-exist" in raised.value.reason and "make images" in raised.value.reason
+        assert containers_of(engine, spec.tenant_id) == [] and volumes_of(engine, spec.tenant_id) == []
+
+    async def test_an_unreachable_engine_is_engine_unavailable_with_a_clear_reason(
+        self, template: MachineTemplate
+    ) -> None:
+        driver = get_orchestrator("docker", base_url="unix:///nonexistent.sock")
+        with pytest.raises(EngineUnavailable) as raised:
+            await driver.create(new_tenant(template))
+        assert "unix:///nonexistent.sock" in raised.value.reason
+        assert "is Docker running?" in raised.value.reason
+
+    async def test_a_taken_host_port_is_a_port_conflict_naming_the_port(
+        self, driver: Orchestrator, template: MachineTemplate
+    ) -> None:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            spec = template.spec_for(str(uuid.uuid4()), f"l3-{uuid.uuid4().hex[:8]}")
+            pinned = replace(spec, host_port=port)
+            with pytest.raises(PortConflict, match=f"127.0.0.1:{port} is already in use"):
+                await driver.create(pinned)
+
+    async def test_a_missing_network_is_network_not_found(
+        self, driver: Orchestrator, template: MachineTemplate
+    ) -> None:
+        spec = new_tenant(MachineTemplate(image=TENANT_IMAGE, network=f"{INSTANCE}-missing"))
+        with pytest.raises(NetworkNotFound, match="CIAL_DOCKER_NETWORK"):
+            await driver.create(spec)
+
+    async def test_a_container_not_made_by_cial_is_never_taken_over(
+        self, driver: Orchestrator, spec: MachineSpec, engine: docker.DockerClient
+    ) -> None:
+        stranger = engine.containers.create(
+            TENANT_IMAGE, name=spec.machine_name, labels={INSTANCE_LABEL: INSTANCE}
+        )
+        with pytest.raises(NameConflict, match="something other than Cial"):
+            await driver.create(spec)
+        stranger.reload()
+        assert stranger.status == "created"
+
+
+class TestNetwork:
+    async def test_on_a_shared_network_the_tenant_is_reached_by_its_name(
+        self, driver: Orchestrator, engine: docker.DockerClient
+    ) -> None:
+        network = engine.networks.create(f"{INSTANCE}-net", labels={INSTANCE_LABEL: INSTANCE})
+        spec = new_tenant(MachineTemplate(image=TENANT_IMAGE, network=network.name))
+        machine = await driver.create(spec)
+        assert machine.internal_host == spec.machine_name
+        assert machine.base_url(Reach.NETWORK) == f"http://{spec.machine_name}:8080"
+        await wait_healthy(machine, deadline=HEALTH_DEADLINE, orchestrator=driver)
+        # A neighbour on the network (as the router and the App are in compose) asks by name.
+        url = f"{machine.base_url(Reach.NETWORK)}/.cial/api/healthz"
+        probe = f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=5).status)"
+        output = engine.containers.run(
+            TENANT_IMAGE,
+            ["python3", "-c", probe],
+            entrypoint=[],
+            network=network.name,
+            labels={INSTANCE_LABEL: INSTANCE},
+            remove=True,
+        )
+        assert output.strip() == b"200"
