@@ -100,15 +100,17 @@ class ComposeStack:
 
 
 def remove_tenant_resources(*, network: str | None = None) -> None:
-    """Remove tenant containers and volumes (label cial.tenant) — of one network, or all."""
+    """Remove tenant containers (label cial.tenant) of one network, or all, and their volumes."""
     client = docker.from_env()
     try:
+        tenant_ids: set[str] = set()
         for container in client.containers.list(all=True, filters={"label": "cial.tenant"}):
             networks = container.attrs.get("NetworkSettings", {}).get("Networks", {}) or {}
             if network is None or network in networks:
+                tenant_ids.add(container.labels["cial.tenant"])
                 container.remove(force=True, v=True)
-        if network is None:
-            for volume in client.volumes.list(filters={"label": "cial.tenant"}):
+        for volume in client.volumes.list(filters={"label": "cial.tenant"}):
+            if network is None or volume.attrs.get("Labels", {}).get("cial.tenant") in tenant_ids:
                 volume.remove(force=True)
     finally:
         client.close()
