@@ -1,0 +1,153 @@
+"""Figures for the orchestrator's Docker driver (L3). Prints them; never passes or fails on a time.
+
+    .venv/bin/python bench/orchestrator.py [--tenants 20] [--sample 10]
+
+- create -> running (the driver's create returns) and create -> first 200 on /.cial/api/healthz,
+  p50/p95 over `--sample` tenants;
+- stop -> start -> running and stop -> start -> first 200 on the same tenants;
+- how create -> first 200 grows as tenants 1..`--tenants` are added, all left running;
+- memory of each idle tenant (as `docker stats` counts it: usage minus page cache).
+
+Uses the image in $CIAL_TENANT_IMAGE (default cial-tenant:dev). Every resource is labelled with a
+bench-only instance and removed at the end, also on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "platform"))
+
+import docker
+from cial_app.orchestrator import (
+    INSTANCE_LABEL,
+    MachineSpec,
+    MachineTemplate,
+    Orchestrator,
+    get_orchestrator,
+    wait_healthy,
+)
+
+IMAGE = os.environ.get("CIAL_TENANT_IMAGE", "cial-tenant:dev")
+INSTANCE = f"bench-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Timing:
+    to_running: float
+    to_first_200: float
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary(label: str, values: list[float]) -> str:
+    p50, p95 = percentile(values, 50) * 1000, percentile(values, 95) * 1000
+    low, high = min(values) * 1000, max(values) * 1000
+    return (
+        f"{label:<28} p50 {p50:6.0f} ms  p95 {p95:6.0f} ms  (n={len(values)}, min {low:.0f}, max {high:.0f})"
+    )
+
+
+async def timed_create(driver: Orchestrator, spec: MachineSpec) -> Timing:
+    started = time.perf_counter()
+    machine = await driver.create(spec)
+    running = time.perf_counter()
+    await wait_healthy(machine, deadline=60, orchestrator=driver, interval=0.02)
+    return Timing(running - started, time.perf_counter() - started)
+
+
+async def timed_restart(driver: Orchestrator, spec: MachineSpec) -> Timing:
+    await driver.stop(spec.tenant_id)
+    started = time.perf_counter()
+    machine = await driver.start(spec.tenant_id)
+    running = time.perf_counter()
+    await wait_healthy(machine, deadline=60, orchestrator=driver, interval=0.02)
+    return Timing(running - started, time.perf_counter() - started)
+
+
+def idle_memory(client: docker.DockerClient) -> list[float]:
+    """MiB per tenant container, as `docker stats` shows it (page cache excluded)."""
+    sizes = []
+    for container in client.containers.list(filters={"label": f"{INSTANCE_LABEL}={INSTANCE}"}):
+        stats: Any = container.stats(stream=False)
+        memory = stats["memory_stats"]
+        detail = memory.get("stats", {})
+        cache = detail.get("inactive_file", detail.get("total_inactive_file", detail.get("cache", 0)))
+        sizes.append((memory["usage"] - cache) / 2**20)
+    return sizes
+
+
+def cleanup(client: docker.DockerClient) -> None:
+    selector: dict[str, str | list[str] | bool] = {"label": f"{INSTANCE_LABEL}={INSTANCE}"}
+    for container in client.containers.list(all=True, filters=selector):
+        container.remove(force=True)
+    for volume in client.volumes.list(filters=selector):
+        volume.remove(force=True)
+
+
+async def main(tenants: int, sample: int) -> None:
+    client = docker.from_env()
+    client.images.get(IMAGE)  # fail early, with Docker's own message, if the image is missing
+    driver = get_orchestrator("docker", instance=INSTANCE)
+    template = MachineTemplate(image=IMAGE)
+    specs = [
+        template.spec_for(str(uuid.uuid4()), f"bench-{i:02d}-{uuid.uuid4().hex[:6]}") for i in range(tenants)
+    ]
+    print(f"image {IMAGE}, {tenants} tenants, sample {sample}, {os.cpu_count()} CPUs")
+    try:
+        creates: list[Timing] = []
+        for number, spec in enumerate(specs, start=1):
+            creates.append(await timed_create(driver, spec))
+            if number == sample:
+                first = creates[:sample]
+                print()
+                print(summary("create -> running", [t.to_running for t in first]))
+                print(summary("create -> first 200", [t.to_first_200 for t in first]))
+                restarts = [await timed_restart(driver, s) for s in specs[:sample]]
+                print(summary("stop -> start -> running", [t.to_running for t in restarts]))
+                print(summary("stop -> start -> first 200", [t.to_first_200 for t in restarts]))
+
+        print("\ncreate -> first 200 as tenants are added (all left running)")
+        for number, timing in enumerate(creates, start=1):
+            if number in (1, 2, 5, 10, 15, 20) or number == len(creates):
+                first_200, running = timing.to_first_200 * 1000, timing.to_running * 1000
+                print(f"  tenant {number:>2}: {first_200:6.0f} ms (running after {running:.0f} ms)")
+        halves = len(creates) // 2
+        if halves:
+            early = statistics.median(t.to_first_200 for t in creates[:halves])
+            late = statistics.median(t.to_first_200 for t in creates[halves:])
+            print(f"  median of the last {len(creates) - halves} / first {halves}: {late / early:.2f}x")
+
+        await asyncio.sleep(5)  # let start-up work settle: the figure is for an idle tenant
+        sizes = await asyncio.to_thread(idle_memory, client)
+        print(
+            f"\nidle memory per tenant ({len(sizes)} running): median {statistics.median(sizes):.1f} MiB, "
+            f"min {min(sizes):.1f}, max {max(sizes):.1f}, total {sum(sizes):.0f} MiB"
+        )
+    finally:
+        await driver.aclose()
+        await asyncio.to_thread(cleanup, client)
+        client.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tenants", type=int, default=20)
+    parser.add_argument("--sample", type=int, default=10)
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.tenants, min(arguments.sample, arguments.tenants)))
