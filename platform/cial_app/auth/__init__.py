@@ -1,0 +1,1 @@
+"""Owner accounts, passwords and server-side sessions."""

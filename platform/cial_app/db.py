@@ -1,0 +1,130 @@
+"""The database: which engine, binding the tables to it, migrations on boot, and error mapping.
+
+Piccolo finds its engine through a module named by the PICCOLO_CONF environment variable and
+caches it per table. The App decides its engine from Settings instead, so `bind()` points both
+Piccolo's conf module and every table at the engine chosen here. Only one engine is bound per
+process at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import logging
+import os
+import sqlite3
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from asyncpg.exceptions import UniqueViolationError  # type: ignore[import-untyped]
+from piccolo.apps.migrations.commands.forwards import run_forwards
+from piccolo.apps.migrations.tables import Migration
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.query.methods.select import Select
+
+from cial_app.errors import ConfigurationError
+from cial_app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PICCOLO_APP_NAME = "cial_app"
+PICCOLO_CONF_MODULE = "cial_app.piccolo_conf"
+_POSTGRES_SCHEMES = {"postgres", "postgresql"}
+
+
+class MigrationFailed(Exception):
+    """Pending migrations could not be applied; the App must not serve on a half-migrated schema."""
+
+
+def make_engine(settings: Settings) -> Engine:  # type: ignore[type-arg]
+    if settings.database_url is None:
+        # A long busy timeout: concurrent writers (racing sign-ups) wait for the lock, not fail.
+        return SQLiteEngine(path=str(settings.sqlite_path), timeout=30)
+    scheme = urlsplit(settings.database_url).scheme
+    if scheme not in _POSTGRES_SCHEMES:
+        raise ConfigurationError(
+            f"DATABASE_URL must be a postgres:// or postgresql:// URL, got scheme {scheme!r}"
+        )
+    # asyncpg parses the URL itself (user, password, host, port, database, sslmode, ...).
+    return PostgresEngine(config={"dsn": settings.database_url})
+
+
+def bind(engine: Engine) -> None:  # type: ignore[type-arg]
+    """Make `engine` the one every table and Piccolo's migration runner use."""
+    conf_name = os.environ.setdefault("PICCOLO_CONF", PICCOLO_CONF_MODULE)
+    if conf_name != PICCOLO_CONF_MODULE:
+        raise ConfigurationError(
+            f"PICCOLO_CONF is {conf_name!r}; the App needs {PICCOLO_CONF_MODULE!r} (or leave it unset)"
+        )
+    conf = importlib.import_module(PICCOLO_CONF_MODULE)
+    setattr(conf, "DB", engine)  # noqa: B010  (a module attribute Piccolo reads by name)
+    from cial_app.piccolo_app import APP_CONFIG
+
+    for table in APP_CONFIG.table_classes:
+        table._meta.db = engine
+    Migration._meta.db = engine
+
+
+async def connect(engine: Engine) -> None:  # type: ignore[type-arg]
+    if isinstance(engine, PostgresEngine):
+        await engine.start_connection_pool()
+    elif isinstance(engine, SQLiteEngine):
+        # WAL lets readers go on while one writer commits; the setting is stored in the file.
+        await engine.run_ddl("PRAGMA journal_mode=WAL")
+
+
+async def disconnect(engine: Engine) -> None:  # type: ignore[type-arg]
+    if isinstance(engine, PostgresEngine):
+        await engine.close_connection_pool()
+
+
+async def migrate() -> list[str]:
+    """Apply the migrations not yet recorded in the database; return Piccolo's report lines.
+
+    Safe to call on every boot: applied migrations are recorded and skipped, nothing is dropped.
+    """
+    # Piccolo reports progress with print(); keep it out of stdout and hand it to the log.
+    report = io.StringIO()
+    with contextlib.redirect_stdout(report):
+        result = await run_forwards(app_name=PICCOLO_APP_NAME)
+    lines = [line for line in report.getvalue().splitlines() if line.strip()]
+    for line in lines:
+        log.info("migrations: %s", line)
+    if not result.success:
+        raise MigrationFailed(result.message or "Piccolo reported a failed migration")
+    return lines
+
+
+def is_unique_violation(error: BaseException) -> bool:
+    """True when the database refused a write because it would break a UNIQUE constraint."""
+    if isinstance(error, UniqueViolationError):
+        return True
+    return isinstance(error, sqlite3.IntegrityError) and "UNIQUE constraint failed" in str(error)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def write_transaction(engine: Engine) -> AbstractAsyncContextManager[object]:  # type: ignore[type-arg]
+    """A transaction that holds the write lock from its first statement.
+
+    SQLite's default (deferred) transaction fails at once, without waiting, when it reads and
+    then tries to write after another writer committed; IMMEDIATE takes the lock up front, so
+    a read-then-write sequence is serialised with other writers. Postgres locks rows instead
+    (see `for_update`).
+    """
+    if isinstance(engine, SQLiteEngine):
+        return engine.transaction(transaction_type=TransactionType.immediate)
+    return engine.transaction()  # type: ignore[no-any-return]
+
+
+def for_update(query: Select, engine: Engine) -> Select:  # type: ignore[type-arg]
+    """Lock the selected rows until the transaction ends (on SQLite the transaction already does)."""
+    if isinstance(engine, SQLiteEngine):
+        return query
+    return query.lock_rows("UPDATE")

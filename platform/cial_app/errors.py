@@ -1,0 +1,104 @@
+"""The App's typed errors.
+
+Each carries the HTTP status it maps to, a stable machine code and the message a user needs;
+the web layer turns them into responses in one place (`cial_app.api.errors`). Services raise
+these and never import the web framework.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+
+class ConfigurationError(Exception):
+    """A setting in the environment is unusable; raised before the App starts serving."""
+
+
+class AppError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        # The request field the user has to fix, so forms can show the message next to it.
+        self.field = field
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return {}
+
+
+class InvalidInput(AppError):
+    status = 400
+    code = "invalid_input"
+
+
+class NotAuthenticated(AppError):
+    status = 401
+    code = "not_authenticated"
+
+
+class InvalidCredentials(AppError):
+    status = 401
+    code = "invalid_credentials"
+
+    def __init__(self) -> None:
+        # One message for an unknown e-mail and a wrong password: no account enumeration.
+        super().__init__("Invalid email or password.")
+
+
+class Forbidden(AppError):
+    status = 403
+    code = "forbidden"
+
+
+class SignUpClosed(Forbidden):
+    code = "sign_up_closed"
+
+    def __init__(self) -> None:
+        super().__init__("Sign-up is closed: this App already has its owner. Sign in instead.")
+
+
+class CrossSiteRequest(Forbidden):
+    code = "cross_site_request"
+
+
+class CsrfTokenInvalid(Forbidden):
+    code = "csrf_token_invalid"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The form has expired or did not come from this site. Reload the page and try again."
+        )
+
+
+class NotFound(AppError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(AppError):
+    status = 409
+    code = "conflict"
+
+
+class UnsupportedMediaType(AppError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class TooManyAttempts(AppError):
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        self.retry_after_seconds = max(1, retry_after_seconds)
+        super().__init__(
+            f"Too many failed sign-in attempts. Try again in {self.retry_after_seconds} seconds."
+        )
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}

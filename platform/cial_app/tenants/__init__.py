@@ -1,0 +1,1 @@
+"""Tenants: their rules, their rows and state log, and the service the web layer calls."""

@@ -1,0 +1,35 @@
+"""Tenants and the log of their state changes."""
+
+from __future__ import annotations
+
+from piccolo.columns import UUID, ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+from cial_app.auth.tables import User
+
+
+class Tenant(Table, tablename="tenants"):
+    # A UUID, never reused: Docker resources are named and labelled after it, and a reused integer
+    # could hand a new tenant an old tenant's volume.
+    id = UUID(primary_key=True)
+    slug = Varchar(length=40, unique=True)
+    name = Varchar(length=100)
+    container_id = Varchar(length=128, null=True, default=None)
+    container_port = Integer(null=True, default=None)
+    # A TenantState value. Not a DB enum/choices, so a new state needs no migration.
+    state = Varchar(length=20)
+    owner = ForeignKey(references=User, on_delete=OnDelete.restrict, db_column_name="owner_id", null=False)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class TenantEvent(Table, tablename="tenant_events"):
+    id = Serial(primary_key=True)
+    tenant = ForeignKey(
+        references=Tenant, on_delete=OnDelete.cascade, db_column_name="tenant_id", null=False, index=True
+    )
+    from_state = Varchar(length=20, null=True, default=None)
+    to_state = Varchar(length=20)
+    reason = Text()
+    created_at = Timestamptz(index=True)
