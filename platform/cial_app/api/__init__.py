@@ -1,0 +1,1 @@
+"""The web layer: the Litestar application, its wiring, and the cross-cutting HTTP concerns."""

@@ -1,0 +1,72 @@
+"""All of the App's wiring in one plugin: database lifecycle, routes, dependencies, error
+handling, CSRF, templates and the OpenAPI document."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Response, get
+from litestar.config.app import AppConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins import InitPluginProtocol
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect
+from litestar.template import TemplateConfig
+
+from cial_app import db
+from cial_app.admin.controllers import AdminController
+from cial_app.api.csrf import CsrfMiddleware
+from cial_app.api.errors import EXCEPTION_HANDLERS
+from cial_app.api.services import Services
+from cial_app.auth.controllers import AuthController
+from cial_app.auth.guards import current_session, require_owner
+from cial_app.tenants.controllers import TenantController
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "admin" / "templates"
+
+
+@get("/", include_in_schema=False)
+async def root() -> Response[Any]:
+    return Redirect("/admin")  # type: ignore[return-value]
+
+
+class CialPlugin(InitPluginProtocol):
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        services = self.services
+        app_config.route_handlers.extend([root, AuthController, TenantController, AdminController])
+        app_config.dependencies.update(
+            {
+                "settings": Provide(lambda: services.settings, sync_to_thread=False),
+                "auth": Provide(lambda: services.auth, sync_to_thread=False),
+                "tenants": Provide(lambda: services.tenants, sync_to_thread=False),
+                "current": Provide(current_session),
+                "owner": Provide(require_owner, sync_to_thread=False),
+            }
+        )
+        app_config.exception_handlers.update(EXCEPTION_HANDLERS)
+        app_config.middleware.append(CsrfMiddleware(services.settings.trusted_origins))
+        app_config.template_config = TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
+        app_config.openapi_config = OpenAPIConfig(
+            title="Cial App", version="0.1.0", description="The control plane: owner auth and tenants."
+        )
+        app_config.lifespan.append(self.database)
+        app_config.debug = services.settings.debug
+        return app_config
+
+    @asynccontextmanager
+    async def database(self, app: Litestar) -> AsyncIterator[None]:
+        engine = db.make_engine(self.services.settings)
+        db.bind(engine)
+        await db.connect(engine)
+        try:
+            await db.migrate()
+            yield
+        finally:
+            await db.disconnect(engine)

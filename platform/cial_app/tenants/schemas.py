@@ -1,0 +1,86 @@
+"""Tenant API bodies. Types only: the rules live in `tenants.rules`, so the API and the admin
+form refuse the same input with the same message."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from cial_app.tenants import rules
+from cial_app.tenants.states import TenantState
+from cial_app.tenants.store import TenantEventRecord, TenantRecord
+
+_RESERVED = ", ".join(sorted(rules.RESERVED_SLUGS))
+
+
+class TenantCreate(msgspec.Struct):
+    # The constraints are documented for clients and fuzzers ("extra" reaches the OpenAPI
+    # schema only); msgspec does not enforce them, so every rule is checked, and explained, once.
+    slug: Annotated[
+        str,
+        msgspec.Meta(
+            description=(
+                f"The tenant's host label ({{slug}}.localhost): {rules.SLUG_PATTERN}, not starting or ending "
+                f"with '-', not one of: {_RESERVED}"
+            ),
+            examples=["acme"],
+            extra_json_schema={
+                "extra": {
+                    "pattern": rules.SLUG_PATTERN,
+                    "minLength": rules.SLUG_MIN,
+                    "maxLength": rules.SLUG_MAX,
+                }
+            },
+        ),
+    ]
+    name: Annotated[
+        str,
+        msgspec.Meta(
+            description=f"Display name, 1 to {rules.NAME_MAX} characters",
+            examples=["Acme Inc."],
+            extra_json_schema={"extra": {"minLength": 1, "maxLength": rules.NAME_MAX}},
+        ),
+    ]
+
+
+class TenantOut(msgspec.Struct):
+    id: uuid.UUID
+    slug: str
+    name: str
+    state: TenantState
+    container_id: str | None
+    container_port: int | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, tenant: TenantRecord) -> TenantOut:
+        return cls(
+            id=tenant.id,
+            slug=tenant.slug,
+            name=tenant.name,
+            state=tenant.state,
+            container_id=tenant.container_id,
+            container_port=tenant.container_port,
+            created_at=tenant.created_at,
+            updated_at=tenant.updated_at,
+        )
+
+
+class TenantEventOut(msgspec.Struct):
+    from_state: TenantState | None
+    to_state: TenantState
+    reason: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, event: TenantEventRecord) -> TenantEventOut:
+        return cls(
+            from_state=event.from_state,
+            to_state=event.to_state,
+            reason=event.reason,
+            created_at=event.created_at,
+        )
