@@ -1,0 +1,72 @@
+"""Settings from the environment: defaults for local mode, clear errors for bad values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cial_app.errors import ConfigurationError
+from cial_app.settings import Settings
+
+
+class TestSettingsFromEnvironment:
+    def test_an_empty_environment_gives_local_defaults(self) -> None:
+        settings = Settings.from_env({})
+        assert settings.database_url is None
+        assert settings.sqlite_path == Path("cial-app.sqlite3")
+        assert (settings.host, settings.port) == ("0.0.0.0", 3100)
+        assert settings.cookie_secure is False
+        assert settings.tenant_image == "cial-tenant:dev"
+        assert settings.docker_network is None
+
+    def test_every_variable_is_read(self) -> None:
+        settings = Settings.from_env(
+            {
+                "DATABASE_URL": "postgresql://cial:pw@postgres:5432/cial",
+                "CIAL_SQLITE_PATH": "/tmp/x.sqlite3",
+                "CIAL_APP_HOST": "127.0.0.1",
+                "CIAL_APP_PORT": "3200",
+                "CIAL_SESSION_TTL_SECONDS": "3600",
+                "CIAL_COOKIE_SECURE": "true",
+                "CIAL_SIGNIN_MAX_FAILURES": "7",
+                "CIAL_SIGNIN_MAX_FAILURES_PER_CLIENT": "70",
+                "CIAL_SIGNIN_WINDOW_SECONDS": "120",
+                "CIAL_TRUSTED_ORIGINS": "https://Admin.Example.com/, http://localhost:3100",
+                "CIAL_TENANT_IMAGE": "cial-tenant:test",
+                "CIAL_DOCKER_NETWORK": "cial_default",
+                "CIAL_SSO_SECRET": "s3cret",
+                "CIAL_DEBUG": "1",
+            }
+        )
+        assert settings == Settings(
+            database_url="postgresql://cial:pw@postgres:5432/cial",
+            sqlite_path=Path("/tmp/x.sqlite3"),
+            host="127.0.0.1",
+            port=3200,
+            session_ttl_seconds=3600,
+            cookie_secure=True,
+            signin_max_failures=7,
+            signin_max_failures_per_client=70,
+            signin_window_seconds=120,
+            trusted_origins=frozenset({"https://admin.example.com", "http://localhost:3100"}),
+            tenant_image="cial-tenant:test",
+            docker_network="cial_default",
+            sso_secret="s3cret",
+            debug=True,
+        )
+
+    def test_an_empty_database_url_means_sqlite(self) -> None:
+        assert Settings.from_env({"DATABASE_URL": ""}).database_url is None
+
+    @pytest.mark.parametrize(
+        ("env", "words"),
+        [
+            ({"CIAL_APP_PORT": "http"}, "CIAL_APP_PORT must be an integer"),
+            ({"CIAL_APP_PORT": "70000"}, "between 1 and 65535"),
+            ({"CIAL_SESSION_TTL_SECONDS": "5"}, ">= 60"),
+            ({"CIAL_COOKIE_SECURE": "maybe"}, "true or false"),
+        ],
+    )
+    def test_bad_values_are_refused_with_the_variable_named(self, env: dict[str, str], words: str) -> None:
+        with pytest.raises(ConfigurationError, match=words):
+            Settings.from_env(env)
