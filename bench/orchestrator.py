@@ -90,6 +90,10 @@ def idle_memory(client: docker.DockerClient) -> list[float]:
     return sizes
 
 
+def _load() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
 def cleanup(client: docker.DockerClient) -> None:
     selector: dict[str, str | list[str] | bool] = {"label": f"{INSTANCE_LABEL}={INSTANCE}"}
     for container in client.containers.list(all=True, filters=selector):
@@ -106,7 +110,8 @@ async def main(tenants: int, sample: int) -> None:
     specs = [
         template.spec_for(str(uuid.uuid4()), f"bench-{i:02d}-{uuid.uuid4().hex[:6]}") for i in range(tenants)
     ]
-    print(f"image {IMAGE}, {tenants} tenants, sample {sample}, {os.cpu_count()} CPUs")
+    # The load is printed because figures on a shared machine mean little without it.
+    print(f"image {IMAGE}, {tenants} tenants, sample {sample}, {os.cpu_count()} CPUs, load {_load()}")
     try:
         creates: list[Timing] = []
         for number, spec in enumerate(specs, start=1):
@@ -137,6 +142,7 @@ async def main(tenants: int, sample: int) -> None:
             f"\nidle memory per tenant ({len(sizes)} running): median {statistics.median(sizes):.1f} MiB, "
             f"min {min(sizes):.1f}, max {max(sizes):.1f}, total {sum(sizes):.0f} MiB"
         )
+        print(f"load at the end {_load()}")
     finally:
         await driver.aclose()
         await asyncio.to_thread(cleanup, client)

@@ -176,9 +176,13 @@ class DockerOrchestrator:
         with self._client_lock:
             if self._client is None:
                 try:
-                    self._client = docker.DockerClient(
-                        base_url=self._base_url or self._where, timeout=int(self._timeout)
-                    )
+                    if self._base_url is None:
+                        # DOCKER_HOST and its TLS settings, as the docker CLI reads them.
+                        self._client = docker.DockerClient.from_env(timeout=int(self._timeout))
+                    else:
+                        self._client = docker.DockerClient(
+                            base_url=self._base_url, timeout=int(self._timeout)
+                        )
                 except docker.errors.DockerException as exc:
                     raise EngineUnavailable(_unreachable(self._where, exc)) from exc
             return self._client
@@ -253,9 +257,11 @@ class DockerOrchestrator:
                     volumes={spec.volume_name: {"bind": DATA_DIR, "mode": "rw"}},
                     ports=_published(spec.host_port),
                     network=spec.network,
-                    # unless-stopped: a crashed tenant comes back by itself, and so does every
-                    # running tenant after a Docker or host restart, even before the App is up;
-                    # a stop the App asked for is remembered. See the driver notes in the README.
+                    # unless-stopped rather than on-failure: a crashed tenant comes back by
+                    # itself (the supervisor exits non-zero when a service dies), and so does
+                    # every running tenant after a Docker or host restart, even before the App is
+                    # up; a stop the App asked for is remembered across those restarts. A crash
+                    # loop shows as RESTARTING with a growing restart count, not as silence.
                     restart_policy=_UNLESS_STOPPED,
                     mem_limit=spec.memory_bytes,
                     memswap_limit=spec.memory_bytes,  # no swap on top: the limit is the limit
