@@ -69,8 +69,8 @@ def bind(engine: Engine) -> None:  # type: ignore[type-arg]
     Migration._meta.db = engine
 
 
-async def connect(engine: Engine) -> None:  # type: ignore[type-arg]
-    if isinstance(engine, PostgresEngine):
+async def connect(engine: Engine, *, pool: bool = True) -> None:  # type: ignore[type-arg]
+    if isinstance(engine, PostgresEngine) and pool:
         await engine.start_connection_pool()
     elif isinstance(engine, SQLiteEngine):
         # WAL lets readers go on while one writer commits; the setting is stored in the file.
@@ -78,7 +78,7 @@ async def connect(engine: Engine) -> None:  # type: ignore[type-arg]
 
 
 async def disconnect(engine: Engine) -> None:  # type: ignore[type-arg]
-    if isinstance(engine, PostgresEngine):
+    if isinstance(engine, PostgresEngine) and engine.pool is not None:
         await engine.close_connection_pool()
 
 

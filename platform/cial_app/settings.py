@@ -18,6 +18,9 @@ class Settings:
     # Absent means SQLite at `sqlite_path`: the App then runs in-process with no Docker at all.
     database_url: str | None = None
     sqlite_path: Path = Path("cial-app.sqlite3")
+    # Postgres only. Off: one connection per query, for an external pooler in front of Postgres
+    # or callers on more than one event loop (the tests); slower.
+    database_pool: bool = True
     host: str = "0.0.0.0"
     port: int = 3100
     session_ttl_seconds: int = 7 * 24 * 3600
@@ -42,6 +45,7 @@ class Settings:
         return cls(
             database_url=env.get("DATABASE_URL") or None,
             sqlite_path=Path(env.get("CIAL_SQLITE_PATH") or defaults.sqlite_path),
+            database_pool=_bool(env, "CIAL_DATABASE_POOL", defaults.database_pool),
             host=env.get("CIAL_APP_HOST") or defaults.host,
             port=_int(env, "CIAL_APP_PORT", defaults.port, minimum=1, maximum=65535),
             session_ttl_seconds=_int(

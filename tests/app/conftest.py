@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
 from cial_app.api.app import create_app
@@ -22,9 +24,22 @@ SAME_ORIGIN = {"Origin": BASE_URL, "Sec-Fetch-Site": "same-origin"}
 Client = AsyncTestClient[Litestar]
 
 
+# Set to a postgres:// URL to run these same tests against Postgres; every test then starts
+# from an empty `public` schema in that database (so never point it at one you care about).
+POSTGRES_URL = os.environ.get("CIAL_TEST_DATABASE_URL")
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(sqlite_path=tmp_path / "app.sqlite3")
+async def settings(tmp_path: Path) -> Settings:
+    if POSTGRES_URL is None:
+        return Settings(sqlite_path=tmp_path / "app.sqlite3")
+    connection = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    finally:
+        await connection.close()
+    # The test client runs the App on its own event loop; pooled connections cannot cross loops.
+    return Settings(database_url=POSTGRES_URL, database_pool=False)
 
 
 @pytest.fixture

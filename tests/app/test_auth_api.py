@@ -8,6 +8,7 @@ from http.cookies import SimpleCookie
 import pytest
 from cial_app.api.app import create_app
 from cial_app.auth.tables import User
+from cial_app.db import is_unique_violation
 from cial_app.settings import Settings
 from litestar.testing import AsyncTestClient
 
@@ -74,8 +75,9 @@ class TestSignUp:
             created_at=existing.created_at,
             updated_at=existing.created_at,
         )
-        with pytest.raises(Exception, match="UNIQUE"):
+        with pytest.raises(Exception) as refused:
             await User.insert(intruder)
+        assert is_unique_violation(refused.value)
 
     @pytest.mark.parametrize(
         ("change", "field", "words"),

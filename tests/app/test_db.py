@@ -21,7 +21,10 @@ TABLES = {"users", "sessions", "tenants", "tenant_events"}
 
 
 async def table_names() -> set[str]:
-    rows = await Migration.raw("SELECT name FROM sqlite_master WHERE type = 'table'")
+    if isinstance(Migration._meta.db, SQLiteEngine):
+        rows = await Migration.raw("SELECT name FROM sqlite_master WHERE type = 'table'")
+    else:
+        rows = await Migration.raw("SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'")
     return {row["name"] for row in rows}
 
 

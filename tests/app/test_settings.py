@@ -24,6 +24,7 @@ class TestSettingsFromEnvironment:
             {
                 "DATABASE_URL": "postgresql://cial:pw@postgres:5432/cial",
                 "CIAL_SQLITE_PATH": "/tmp/x.sqlite3",
+                "CIAL_DATABASE_POOL": "off",
                 "CIAL_APP_HOST": "127.0.0.1",
                 "CIAL_APP_PORT": "3200",
                 "CIAL_SESSION_TTL_SECONDS": "3600",
@@ -41,6 +42,7 @@ class TestSettingsFromEnvironment:
         assert settings == Settings(
             database_url="postgresql://cial:pw@postgres:5432/cial",
             sqlite_path=Path("/tmp/x.sqlite3"),
+            database_pool=False,
             host="127.0.0.1",
             port=3200,
             session_ttl_seconds=3600,

@@ -64,7 +64,7 @@ class CialPlugin(InitPluginProtocol):
     async def database(self, app: Litestar) -> AsyncIterator[None]:
         engine = db.make_engine(self.services.settings)
         db.bind(engine)
-        await db.connect(engine)
+        await db.connect(engine, pool=self.services.settings.database_pool)
         try:
             await db.migrate()
             yield
