@@ -6,6 +6,8 @@ import logging
 import sys
 
 import uvicorn
+from uvicorn._types import ASGISendEvent
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from ._logging import redact_query_strings
 from ._types import ASGIApp
@@ -13,6 +15,21 @@ from ._types import ASGIApp
 # Long-lived streams would hold a graceful shutdown open forever; this bounds it (below
 # Docker's 10 s between SIGTERM and SIGKILL).
 _GRACEFUL_SHUTDOWN_SECONDS = 5
+
+
+class _WebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O WebSocket protocol, minus a false ERROR after a refused handshake.
+
+    It sends the denial response but never marks the handshake finished, so each refusal (every
+    WebSocket to a stopped tenant) also logs "ASGI callable returned without completing
+    handshake." at ERROR. Same fix as the open upstream PR Kludex/uvicorn#3138; drop this
+    class once a uvicorn release carries it.
+    """
+
+    async def send(self, message: ASGISendEvent) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body", False):
+            self.handshake_complete = True
 
 
 def server_config(app: ASGIApp, *, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
@@ -28,9 +45,9 @@ def server_config(app: ASGIApp, *, host: str, port: int, log_level: str = "info"
         proxy_headers=False,  # X-Forwarded-* from a client are data to pass on, not our peer address
         server_header=False,  # the upstream's Server and Date headers pass through; no second copy
         date_header=False,
-        # The sans-I/O implementation: the legacy one is deprecated in this uvicorn. Both offer
-        # the websocket.http.response extension that lets a refused handshake carry its status.
-        ws="websockets-sansio",
+        # The sans-I/O implementation (the legacy one is deprecated in this uvicorn); it offers the
+        # websocket.http.response extension that lets a refused handshake carry its status.
+        ws=_WebSocketProtocol,
         lifespan="on",
         timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_SECONDS,
     )
