@@ -11,6 +11,7 @@ import contextlib
 import gzip
 import hashlib
 import json
+import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
@@ -60,9 +61,17 @@ async def running(*configs: uvicorn.Config) -> AsyncIterator[list[int]]:
 
 
 def upstream_config(app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> uvicorn.Config:
-    # log_level=None leaves the shared uvicorn loggers' levels to the proxy's config.
+    # No log config or level: the uvicorn loggers are shared, and the proxy's config sets them.
+    # A bounded shutdown: a failed test may leave a handler waiting for an event nobody sets.
     return uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level=None, lifespan="off", ws="websockets-sansio"
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_config=None,
+        log_level=None,
+        lifespan="off",
+        ws="websockets-sansio",
+        timeout_graceful_shutdown=1,
     )
 
 
@@ -266,6 +275,18 @@ async def stack_of(log_level: str = "info", **proxy_options: Any) -> AsyncIterat
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=DEADLINE) as client,
     ):
         yield Stack(core, platform, resolver, port, client)
+
+
+@pytest.fixture
+def logs(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> pytest.LogCaptureFixture:
+    """Every record at DEBUG and up, uvicorn's included.
+
+    uvicorn's default log config (used by any earlier server in this process) stops its records
+    at the "uvicorn" logger; letting them propagate brings them to the capture.
+    """
+    monkeypatch.setattr(logging.getLogger("uvicorn"), "propagate", True)
+    caplog.set_level(logging.DEBUG)
+    return caplog
 
 
 @pytest.fixture
