@@ -21,6 +21,7 @@ from cial_app import db
 from cial_app.admin.controllers import AdminController
 from cial_app.api.csrf import CsrfMiddleware
 from cial_app.api.errors import EXCEPTION_HANDLERS
+from cial_app.api.health import healthz
 from cial_app.api.services import Services
 from cial_app.auth.controllers import AuthController
 from cial_app.auth.guards import current_session, require_owner
@@ -40,7 +41,7 @@ class CialPlugin(InitPluginProtocol):
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         services = self.services
-        app_config.route_handlers.extend([root, AuthController, TenantController, AdminController])
+        app_config.route_handlers.extend([root, healthz, AuthController, TenantController, AdminController])
         app_config.dependencies.update(
             {
                 "settings": Provide(lambda: services.settings, sync_to_thread=False),
