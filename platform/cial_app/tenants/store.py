@@ -8,7 +8,7 @@ orchestrator (L3) records its progress here too.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -55,16 +55,18 @@ class TenantStore:
     def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
         self._clock = clock
 
+    # Plain select() rows, not Table objects: building an object per row made a list of 1,000
+    # tenants several times slower.
     async def list_all(self) -> list[TenantRecord]:
-        rows = await Tenant.objects().order_by(Tenant.created_at, Tenant.slug).run()
+        rows = await Tenant.select().order_by(Tenant.created_at, Tenant.slug).run()
         return [_record(row) for row in rows]
 
     async def by_slug(self, slug: str) -> TenantRecord | None:
-        row = await Tenant.objects().where(Tenant.slug == slug).first().run()
+        row = await Tenant.select().where(Tenant.slug == slug).first().run()
         return None if row is None else _record(row)
 
     async def by_id(self, tenant_id: uuid.UUID) -> TenantRecord | None:
-        row = await Tenant.objects().where(Tenant.id == tenant_id).first().run()
+        row = await Tenant.select().where(Tenant.id == tenant_id).first().run()
         return None if row is None else _record(row)
 
     async def insert(
@@ -73,8 +75,19 @@ class TenantStore:
         """Insert a tenant and the event for its first state. Raises the DB's unique violation
         when the slug is taken (see `cial_app.db.is_unique_violation`)."""
         now = self._clock()
-        row = Tenant(
+        record = TenantRecord(
             id=uuid.uuid4(),
+            slug=slug,
+            name=name,
+            state=state,
+            container_id=None,
+            container_port=None,
+            owner_id=owner_id,
+            created_at=now,
+            updated_at=now,
+        )
+        row = Tenant(
+            id=record.id,
             slug=slug,
             name=name,
             state=state.value,
@@ -86,10 +99,10 @@ class TenantStore:
             await Tenant.insert(row).run()
             await TenantEvent.insert(
                 TenantEvent(
-                    tenant=row.id, from_state=None, to_state=state.value, reason=reason, created_at=now
+                    tenant=record.id, from_state=None, to_state=state.value, reason=reason, created_at=now
                 )
             ).run()
-        return _record(row)
+        return record
 
     async def transition(
         self,
@@ -153,15 +166,16 @@ class TenantStore:
         ]
 
 
-def _record(row: Tenant) -> TenantRecord:
+def _record(row: Mapping[str, Any]) -> TenantRecord:
+    """A record from a select() row, keyed by column name (so `owner_id`, not `owner`)."""
     return TenantRecord(
-        id=row.id,
-        slug=row.slug,
-        name=row.name,
-        state=TenantState(row.state),
-        container_id=row.container_id,
-        container_port=row.container_port,
-        owner_id=row.owner,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        id=row["id"],
+        slug=row["slug"],
+        name=row["name"],
+        state=TenantState(row["state"]),
+        container_id=row["container_id"],
+        container_port=row["container_port"],
+        owner_id=row["owner_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )
