@@ -8,16 +8,19 @@ process at a time.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import io
 import logging
 import os
 import sqlite3
+import time
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+import asyncpg  # type: ignore[import-untyped]
 from asyncpg.exceptions import UniqueViolationError  # type: ignore[import-untyped]
 from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.apps.migrations.tables import Migration
@@ -69,12 +72,37 @@ def bind(engine: Engine) -> None:  # type: ignore[type-arg]
     Migration._meta.db = engine
 
 
-async def connect(engine: Engine, *, pool: bool = True) -> None:  # type: ignore[type-arg]
-    if isinstance(engine, PostgresEngine) and pool:
-        await engine.start_connection_pool()
+class DatabaseUnavailable(Exception):
+    """Postgres did not accept a connection before the boot deadline."""
+
+
+async def connect(engine: Engine, *, pool: bool = True, wait_seconds: float = 30.0) -> None:  # type: ignore[type-arg]
+    if isinstance(engine, PostgresEngine):
+        await _wait_for_postgres(engine, wait_seconds)
+        if pool:
+            await engine.start_connection_pool()
     elif isinstance(engine, SQLiteEngine):
         # WAL lets readers go on while one writer commits; the setting is stored in the file.
         await engine.run_ddl("PRAGMA journal_mode=WAL")
+
+
+async def _wait_for_postgres(engine: PostgresEngine, wait_seconds: float) -> None:
+    # Postgres may still be starting (a fresh compose up, a restart): keep knocking for a while
+    # rather than crash the boot and lean on a restart policy.
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            connection = await engine.get_new_connection()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            if time.monotonic() >= deadline:
+                raise DatabaseUnavailable(
+                    f"Postgres did not answer within {wait_seconds:g} s: {error}"
+                ) from error
+            log.info("waiting for Postgres: %s", error)
+            await asyncio.sleep(0.5)
+        else:
+            await connection.close()
+            return
 
 
 async def disconnect(engine: Engine) -> None:  # type: ignore[type-arg]

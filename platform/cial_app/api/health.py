@@ -12,6 +12,8 @@ from piccolo.apps.migrations.tables import Migration
 async def healthz() -> Response[dict[str, Any]]:
     try:
         await Migration.count()
-    except Exception as error:  # noqa: BLE001 - any failure to reach the database is "not healthy"
-        return Response({"status": "unavailable", "reason": f"database: {type(error).__name__}"}, status_code=503)
+    except Exception as error:
+        return Response(
+            {"status": "unavailable", "reason": f"database: {type(error).__name__}"}, status_code=503
+        )
     return Response({"status": "ok"})
