@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/orchestrator.py [--tenants 20] [--sample 10]
 
-- create -> running (the driver's create returns) and create -> first 200 on /.cial/api/healthz,
-  p50/p95 over `--sample` tenants;
-- stop -> start -> running and stop -> start -> first 200 on the same tenants;
+- one tenant at a time (each stopped once measured): create -> running (the driver's create
+  returns) and create -> first 200 on /.cial/api/healthz, p50/p95 over `--sample` tenants;
+  then start -> running and start -> first 200 of the same tenants, stopped;
 - how create -> first 200 grows as tenants 1..`--tenants` are added, all left running;
 - memory of each idle tenant (as `docker stats` counts it: usage minus page cache).
 
@@ -69,8 +69,7 @@ async def timed_create(driver: Orchestrator, spec: MachineSpec) -> Timing:
     return Timing(running - started, time.perf_counter() - started)
 
 
-async def timed_restart(driver: Orchestrator, spec: MachineSpec) -> Timing:
-    await driver.stop(spec.tenant_id)
+async def timed_start(driver: Orchestrator, spec: MachineSpec) -> Timing:
     started = time.perf_counter()
     machine = await driver.start(spec.tenant_id)
     running = time.perf_counter()
@@ -107,34 +106,46 @@ async def main(tenants: int, sample: int) -> None:
     client.images.get(IMAGE)  # fail early, with Docker's own message, if the image is missing
     driver = get_orchestrator("docker", instance=INSTANCE)
     template = MachineTemplate(image=IMAGE)
-    specs = [
-        template.spec_for(str(uuid.uuid4()), f"bench-{i:02d}-{uuid.uuid4().hex[:6]}") for i in range(tenants)
-    ]
+
+    def new_specs(count: int, prefix: str) -> list[MachineSpec]:
+        return [
+            template.spec_for(str(uuid.uuid4()), f"{prefix}-{i:02d}-{uuid.uuid4().hex[:6]}")
+            for i in range(count)
+        ]
+
     # The load is printed because figures on a shared machine mean little without it.
     print(f"image {IMAGE}, {tenants} tenants, sample {sample}, {os.cpu_count()} CPUs, load {_load()}")
     try:
+        # 1. One tenant at a time: each is stopped once measured, so none slows the next one down.
+        alone = new_specs(sample, "bench-one")
         creates: list[Timing] = []
-        for number, spec in enumerate(specs, start=1):
+        for spec in alone:
             creates.append(await timed_create(driver, spec))
-            if number == sample:
-                first = creates[:sample]
-                print()
-                print(summary("create -> running", [t.to_running for t in first]))
-                print(summary("create -> first 200", [t.to_first_200 for t in first]))
-                restarts = [await timed_restart(driver, s) for s in specs[:sample]]
-                print(summary("stop -> start -> running", [t.to_running for t in restarts]))
-                print(summary("stop -> start -> first 200", [t.to_first_200 for t in restarts]))
+            await driver.stop(spec.tenant_id)
+        starts: list[Timing] = []
+        for spec in alone:
+            starts.append(await timed_start(driver, spec))
+            await driver.stop(spec.tenant_id)
+        for spec in alone:
+            await driver.destroy(spec.tenant_id)
+        print(f"\none tenant at a time ({sample} tenants)")
+        print(summary("create -> running", [t.to_running for t in creates]))
+        print(summary("create -> first 200", [t.to_first_200 for t in creates]))
+        print(summary("stopped -> start -> running", [t.to_running for t in starts]))
+        print(summary("stopped -> start -> first 200", [t.to_first_200 for t in starts]))
 
-        print("\ncreate -> first 200 as tenants are added (all left running)")
-        for number, timing in enumerate(creates, start=1):
-            if number in (1, 2, 5, 10, 15, 20) or number == len(creates):
+        # 2. Tenants 1..N created in turn and all left running: what the neighbours cost.
+        growth = [await timed_create(driver, spec) for spec in new_specs(tenants, "bench-many")]
+        print(f"\ncreate -> first 200 as tenants are added (all left running), load now {_load()}")
+        for number, timing in enumerate(growth, start=1):
+            if number in (1, 2, 5, 10, 15, 20) or number == len(growth):
                 first_200, running = timing.to_first_200 * 1000, timing.to_running * 1000
                 print(f"  tenant {number:>2}: {first_200:6.0f} ms (running after {running:.0f} ms)")
-        halves = len(creates) // 2
-        if halves:
-            early = statistics.median(t.to_first_200 for t in creates[:halves])
-            late = statistics.median(t.to_first_200 for t in creates[halves:])
-            print(f"  median of the last {len(creates) - halves} / first {halves}: {late / early:.2f}x")
+        half = len(growth) // 2
+        if half:
+            early = statistics.median(t.to_first_200 for t in growth[:half])
+            late = statistics.median(t.to_first_200 for t in growth[half:])
+            print(f"  median of tenants {half + 1}..{len(growth)} / of 1..{half}: {late / early:.2f}x")
 
         await asyncio.sleep(5)  # let start-up work settle: the figure is for an idle tenant
         sizes = await asyncio.to_thread(idle_memory, client)

@@ -161,9 +161,13 @@ class TestCreate:
         self, driver: Orchestrator, spec: MachineSpec
     ) -> None:
         machine = await running_and_healthy(driver, spec)
-        page = await http(machine, "GET", "/")
-        assert page.status_code == 200
-        assert f"Tenant {spec.slug}" in page.text
+
+        async def page() -> httpx.Response | None:
+            response = await http(machine, "GET", "/")
+            return response if response.status_code == 200 else None
+
+        # healthz is Core's answer; the page is Platform Front's, which may come up a moment later.
+        assert f"Tenant {spec.slug}" in (await eventually(page, within=30, what="the tenant page")).text
 
     async def test_the_container_follows_the_fixed_recipe(
         self, driver: Orchestrator, spec: MachineSpec, engine: docker.DockerClient

@@ -221,11 +221,11 @@ class DockerOrchestrator:
             return None
         keep, *extras = found
         for extra in extras:
-            extra.remove(force=True)
+            _ignore_missing(partial(extra.remove, force=True))
         machine = _machine(keep.attrs)
         if machine.state in _REPLACE or machine.image != spec.image or machine.name != spec.machine_name:
             # The volume outlives the container, so replacing it loses no data.
-            keep.remove(force=True)
+            _ignore_missing(partial(keep.remove, force=True))
             return None
         return keep
 
@@ -291,7 +291,7 @@ class DockerOrchestrator:
                     ) from exc
                 if existing.labels.get(TENANT_LABEL) == spec.tenant_id:
                     return existing
-                existing.remove(force=True)
+                _ignore_missing(partial(existing.remove, force=True))
         raise NameConflict(f"the name {spec.machine_name} stayed taken while creating the container")
 
     def _start(self, tenant_id: str) -> Machine:
