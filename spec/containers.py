@@ -57,6 +57,7 @@ class ComposeStack:
             **os.environ,
             "CIAL_APP_PORT": str(self.app_port),
             "CIAL_NETWORK": self.network,
+            "CIAL_INSTANCE": self.project,
             "DOCKER_GID": docker_gid,
         }
 
