@@ -45,6 +45,9 @@ class ComposeStack:
     project: str
     app_port: int = field(default_factory=free_port)
     network: str = ""
+    # Extra environment for compose's interpolation, e.g. CIAL_TENANT_IMAGE for a stack whose
+    # App must not be able to start tenants.
+    overrides: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.network = self.network or f"{self.project}-net"
@@ -59,6 +62,7 @@ class ComposeStack:
             "CIAL_NETWORK": self.network,
             "CIAL_INSTANCE": self.project,
             "DOCKER_GID": docker_gid,
+            **self.overrides,
         }
 
     def compose(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
