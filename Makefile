@@ -81,7 +81,7 @@ verify-L1: venv images chromium
 	$(PYTEST) spec/test_l1_app.py
 
 verify-L2: venv images chromium
-	$(PYTEST) spec/test_l2_tenants.py
+	$(PYTEST) spec/test_l2_tenants.py spec/test_l2_fuzz.py
 
 verify-L3: venv images chromium
 	$(PYTEST) spec/test_l3_orchestrator.py

@@ -26,7 +26,7 @@ def wait_until(probe: Callable[[], T | None], *, timeout: float, what: str, inte
             value = probe()
             if value:
                 return value
-        except Exception as error:  # noqa: BLE001 - any failure means "not ready yet"
+        except Exception as error:
             last_error = error
         if time.monotonic() >= deadline:
             reason = f" (last error: {last_error!r})" if last_error else ""

@@ -58,11 +58,15 @@ fuzzed = schemathesis.from_pytest_fixture("api_schema")
 
 @fuzzed.parametrize()
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
-def test_fuzzing_the_api_on_postgres_finds_no_server_error(case: schemathesis.Case, owner_cookie: str) -> None:
+def test_fuzzing_the_api_on_postgres_finds_no_server_error(
+    case: schemathesis.Case, owner_cookie: str
+) -> None:
     # As the owner, so tenant routes are reached past the 401; sign-out would end that session.
     cookies = {} if case.path == "/api/auth/sign-out" else {"cial_session": owner_cookie}
     response = case.call(cookies=cookies, timeout=30)
-    assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.status_code} {response.text}"
+    assert response.status_code < 500, (
+        f"{case.method} {case.formatted_path}: {response.status_code} {response.text}"
+    )
     case.validate_response(response)
 
 

@@ -115,12 +115,16 @@ class TestTenantsApiRefusesBadInput:
 
     @pytest.mark.parametrize(
         "body",
-        [b"{not json", b"[]", b'{"slug": 7, "name": "x"}', b'{"slug": "ok-slug"}', b'{"slug": null, "name": []}'],
+        [
+            b"{not json",
+            b"[]",
+            b'{"slug": 7, "name": "x"}',
+            b'{"slug": "ok-slug"}',
+            b'{"slug": null, "name": []}',
+        ],
     )
     def test_malformed_json_or_wrong_types_get_400_never_500(self, api: httpx.Client, body: bytes) -> None:
-        response = api.post(
-            "/api/admin/tenants", content=body, headers={"content-type": "application/json"}
-        )
+        response = api.post("/api/admin/tenants", content=body, headers={"content-type": "application/json"})
         assert response.status_code == 400, response.text
 
     def test_without_a_session_the_api_answers_401(self, owner_stack: ComposeStack) -> None:
