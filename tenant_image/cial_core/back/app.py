@@ -1,0 +1,106 @@
+"""Core back's routes, as the service sees them (the edge strips ``/.cial/api``).
+
+- ``GET /healthz``: ``{"status": "ok", "service": "core-back", "tenant": ...}`` once every service of
+  the tenant is listening; until then 503 with ``"status": "starting"`` and what it waits for.
+- ``GET /visits``: the visit count; ``POST /visits``: count one more visit and return the new count.
+  (A GET never changes the count, so health probes and prefetches do not inflate it.)
+- ``GET /request-info``: the path and forwarding headers this service received, so the edge's
+  rewriting can be observed from outside.
+- ``/ws``: WebSocket echo (text and binary), to prove WebSocket routing end to end.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Request, Response, WebSocket, get, post, websocket
+from litestar.exceptions import HTTPException
+from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+
+from cial_core import serving
+from cial_core.back.readiness import Readiness
+from cial_core.back.visits import VisitCounter, VisitStoreError
+from cial_core.echo import echo_until_closed
+from cial_core.services import CORE_BACK_PORT, CORE_FRONT_PORT, PLATFORM_BACK_PORT, PLATFORM_FRONT_PORT
+from cial_core.serving import create_litestar, tenant_id
+
+DATA_DIR_VARIABLE = "CIAL_DATA_DIR"
+DEFAULT_DATA_DIR = "/var/lib/cial"
+FORWARDING_HEADERS = ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host")
+# The edge needs no check: health is asked through it.
+SIBLINGS = {
+    "core-front": CORE_FRONT_PORT,
+    "platform-front": PLATFORM_FRONT_PORT,
+    "platform-back": PLATFORM_BACK_PORT,
+}
+
+
+@get("/healthz")
+async def healthz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    readiness: Readiness = request.app.state.readiness
+    waiting = await readiness.waiting_for()
+    body: dict[str, Any] = {"status": "ok", "service": "core-back", "tenant": tenant_id()}
+    if not waiting:
+        return Response(body)
+    return Response(
+        {**body, "status": "starting", "waiting_for": waiting}, status_code=HTTP_503_SERVICE_UNAVAILABLE
+    )
+
+
+def _visit_counter(request: Request[Any, Any, Any]) -> VisitCounter:
+    counter: VisitCounter = request.app.state.visits
+    return counter
+
+
+def _unavailable(error: VisitStoreError) -> HTTPException:
+    return HTTPException(status_code=HTTP_503_SERVICE_UNAVAILABLE, detail=str(error))
+
+
+@get("/visits", sync_to_thread=False)
+def read_visits(request: Request[Any, Any, Any]) -> dict[str, int]:
+    try:
+        return {"visits": _visit_counter(request).read()}
+    except VisitStoreError as error:
+        raise _unavailable(error) from error
+
+
+@post("/visits", status_code=HTTP_200_OK, sync_to_thread=False)
+def count_visit(request: Request[Any, Any, Any]) -> dict[str, int]:
+    try:
+        return {"visits": _visit_counter(request).increment()}
+    except VisitStoreError as error:
+        raise _unavailable(error) from error
+
+
+@get("/request-info", sync_to_thread=False)
+def request_info(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    return {
+        "path": request.url.path,
+        "headers": {name: request.headers[name] for name in FORWARDING_HEADERS if name in request.headers},
+    }
+
+
+@websocket("/ws")
+async def echo(socket: WebSocket[Any, Any, Any]) -> None:
+    await echo_until_closed(socket)
+
+
+def create_app(data_dir: Path | None = None, siblings: Mapping[str, int] | None = None) -> Litestar:
+    """``siblings``: the services (name -> loopback port) health waits for; by default the tenant's."""
+    directory = data_dir or Path(os.environ.get(DATA_DIR_VARIABLE, DEFAULT_DATA_DIR))
+    app = create_litestar([healthz, read_visits, count_visit, request_info, echo])
+    app.state.visits = VisitCounter(directory)
+    app.state.readiness = Readiness(SIBLINGS if siblings is None else siblings)
+    return app
+
+
+def prepare() -> Callable[[], None]:
+    """Called by the supervisor before it forks; the child runs what this returns."""
+    return serving.prepare(create_app(), port=CORE_BACK_PORT)
+
+
+def main() -> None:
+    prepare()()

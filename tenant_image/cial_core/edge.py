@@ -1,0 +1,53 @@
+"""The tenant's edge: the only process on the public port, routing by path to the four services.
+
+``/.cial/api`` and below go to core back with that prefix stripped (the back's routes are ``/healthz``,
+``/visits``, ...); ``/.cial`` and below go to core front, which serves under the base path ``/.cial``
+and so sees the path unchanged; everything else is the tenant's own platform front. Platform back
+is internal: no path leads to it. Prefixes match whole segments, so ``/.cialx`` is the platform's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cial_proxy import Upstream, create_proxy, serve
+
+from cial_core.services import CORE_BACK_PORT, CORE_FRONT_PORT, EDGE_PORT, PLATFORM_FRONT_PORT
+
+LOOPBACK = "127.0.0.1"
+API_PREFIX = "/.cial/api"
+CORE_PREFIX = "/.cial"
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def route(path: str) -> Upstream:
+    """Where a request for ``path`` goes inside the container, and the path that service sees."""
+    if _under(path, API_PREFIX):
+        return Upstream("core-back", LOOPBACK, CORE_BACK_PORT, path[len(API_PREFIX) :] or "/")
+    if _under(path, CORE_PREFIX):
+        return Upstream("core-front", LOOPBACK, CORE_FRONT_PORT, path)
+    return Upstream("platform-front", LOOPBACK, PLATFORM_FRONT_PORT, path)
+
+
+class EdgeResolver:
+    """The edge's :class:`cial_proxy.routes.Resolver`: the host does not matter inside a tenant."""
+
+    async def resolve(self, host: str, path: str) -> Upstream:
+        return route(path)
+
+
+def prepare() -> Callable[[], None]:
+    """Called by the supervisor before it forks; the child runs what this returns."""
+    app = create_proxy(EdgeResolver(), name="edge")
+    return lambda: serve(app, host="0.0.0.0", port=EDGE_PORT)
+
+
+def main() -> None:
+    prepare()()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from cial_core.front.app import main
+
+main()

@@ -1,0 +1,104 @@
+"""The five services of a tenant container: who runs them, with which interpreter and environment.
+
+Pure data and pure functions, no I/O, so what each process is given can be checked in a test.
+The security-relevant part is the environment: Core's processes may see the container's
+secrets (``CIAL_*``), ``agent``'s processes get an allow-list and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+CORE_HOME = "/opt/cial-core"
+PLATFORM_HOME = "/opt/cial-platform"
+PLATFORM_PYTHON = f"{PLATFORM_HOME}/venv/bin/python"
+
+CORE_USER = "cial"
+AGENT_USER = "agent"
+
+EDGE_PORT = 8080
+CORE_BACK_PORT = 4000
+CORE_FRONT_PORT = 4001
+PLATFORM_FRONT_PORT = 3000
+PLATFORM_BACK_PORT = 3001
+
+# The only variables of the container's environment that reach `agent`'s processes. Anything
+# else an operator passes in (in particular every CIAL_* secret) stays on Core's side.
+AGENT_PASSTHROUGH = frozenset({"PATH", "LANG", "LC_ALL", "TZ", "TENANT_ID"})
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# -I: ignore PYTHON* variables and the working directory, so nothing in the environment can
+# change what code a service imports; -B: the image ships compiled bytecode, never write more;
+# -u: unbuffered, so the supervisor sees (and prefixes) each line when it is written.
+PYTHON_FLAGS = ("-I", "-B", "-u")
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """One child process of the supervisor. ``user`` None means "as the supervisor's own user".
+
+    A service either runs a program (``argv``: the supervisor forks and executes it) or is Core's
+    own code (``entry``, "module:function"): the supervisor calls that function before it forks,
+    to import and build everything the service needs, and the child runs the function it returned.
+    So Core's children share the memory of all that was loaded beforehand.
+    """
+
+    name: str
+    user: str | None
+    env: Mapping[str, str]
+    argv: tuple[str, ...] = ()
+    entry: str | None = None
+    cwd: str = "/"
+
+    def __post_init__(self) -> None:
+        if bool(self.argv) == (self.entry is not None):
+            raise ValueError(f"service {self.name!r} needs exactly one of argv and entry")
+
+
+def _identity(user: str, port: int) -> dict[str, str]:
+    return {"HOME": f"/home/{user}", "USER": user, "LOGNAME": user, "PORT": str(port)}
+
+
+def core_environment(environ: Mapping[str, str], *, port: int) -> dict[str, str]:
+    """Core runs trusted code and is meant to hold the tenant's secrets: it gets the whole environment."""
+    return {**environ, "PATH": environ.get("PATH", DEFAULT_PATH), **_identity(CORE_USER, port)}
+
+
+def agent_environment(environ: Mapping[str, str], *, port: int) -> dict[str, str]:
+    """Only the allow-list, plus the identity of ``agent`` and the port it serves on."""
+    kept = {key: value for key, value in environ.items() if key in AGENT_PASSTHROUGH}
+    return {"PATH": DEFAULT_PATH, **kept, **_identity(AGENT_USER, port)}
+
+
+def tenant_services(environ: Mapping[str, str]) -> list[Service]:
+    """The tenant's processes, in start order (they start together; order only shapes the log)."""
+
+    # Core's services are functions forked from the supervisor, which runs Core's own interpreter:
+    # the three share one copy of Litestar, uvicorn and httpx in memory. The platform's run their
+    # own interpreter from their own virtualenv, so they are executed instead (and share nothing).
+    def core(name: str, entry: str, port: int) -> Service:
+        return Service(
+            name=name,
+            entry=entry,
+            user=CORE_USER,
+            env=core_environment(environ, port=port),
+            cwd=CORE_HOME,
+        )
+
+    def platform(name: str, module: str, port: int) -> Service:
+        return Service(
+            name=name,
+            argv=(PLATFORM_PYTHON, *PYTHON_FLAGS, "-m", module),
+            user=AGENT_USER,
+            env=agent_environment(environ, port=port),
+            cwd=PLATFORM_HOME,
+        )
+
+    return [
+        core("edge", "cial_core.edge:prepare", EDGE_PORT),
+        core("core-back", "cial_core.back.app:prepare", CORE_BACK_PORT),
+        core("core-front", "cial_core.front.app:prepare", CORE_FRONT_PORT),
+        platform("platform-back", "cial_platform.back", PLATFORM_BACK_PORT),
+        platform("platform-front", "cial_platform.front", PLATFORM_FRONT_PORT),
+    ]

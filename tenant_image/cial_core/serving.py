@@ -1,0 +1,83 @@
+"""Serving one of Core's Litestar apps on its loopback port.
+
+Core's services are prepared inside the supervisor and run in a forked child (see
+``cial_core.supervisor``): :func:`prepare` builds the app and the server configuration before the
+fork, so the modules uvicorn and Litestar load while doing so are shared with the children too.
+
+The platform half has a twin of this module: the two halves share no code by design (``agent``
+cannot read /opt/cial-core), and a few lines are cheaper than a third package both may read.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+
+import uvicorn
+from litestar import Litestar
+from litestar.exceptions import HTTPException
+from litestar.types import ControllerRouterHandler, ExceptionHandlersMap, Scope
+
+LOOPBACK = "127.0.0.1"
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"  # the supervisor adds the service, Docker the time
+
+_log = logging.getLogger("cial_core")
+
+
+def tenant_id() -> str:
+    """The tenant this container serves, read at request time (never baked in at build time)."""
+    return os.environ.get("TENANT_ID", "")
+
+
+def log_unexpected(exception: Exception, scope: Scope) -> None:
+    """Litestar ``after_exception`` hook: a traceback for every error that is not an HTTP answer."""
+    if not isinstance(exception, HTTPException):
+        _log.error("unhandled error on %s", scope.get("path", "?"), exc_info=exception)
+
+
+def create_litestar(
+    route_handlers: Sequence[ControllerRouterHandler],
+    *,
+    exception_handlers: ExceptionHandlersMap | None = None,
+) -> Litestar:
+    """A Litestar app with the settings every Core service shares.
+
+    No logging configuration of Litestar's own: its default starts a queue-listener thread, which
+    must not exist in a process that is about to fork, and would re-format every line. No OpenAPI
+    schema: nothing here is a public API, and it costs memory in each process.
+    """
+    return Litestar(
+        route_handlers=route_handlers,
+        exception_handlers=exception_handlers or {},
+        after_exception=[log_unexpected],
+        logging_config=None,
+        openapi_config=None,
+    )
+
+
+def prepare(app: Litestar, *, port: int) -> Callable[[], None]:
+    """Build the server for ``app`` now; return the function that runs it (in the child)."""
+    config = uvicorn.Config(
+        app,
+        host=LOOPBACK,
+        port=port,
+        loop="asyncio",
+        http="h11",
+        ws="auto",
+        lifespan="on",
+        log_config=None,
+        # No access log: a URL may carry a one-time token (SSO) and no log line may contain one.
+        # The edge logs each request without its query string.
+        access_log=False,
+        server_header=False,
+        # Open WebSockets must not hold a stop past the supervisor's grace period.
+        timeout_graceful_shutdown=1,
+    )
+    config.load()  # imports the protocol classes now, while the supervisor can still share them
+
+    def serve() -> None:
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+        uvicorn.Server(config).run()
+
+    return serve

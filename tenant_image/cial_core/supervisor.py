@@ -1,0 +1,356 @@
+"""The tenant container's supervisor: tini's only child, parent of the five services.
+
+It runs as root only so that it can start each service as its own user; it never serves anything.
+Every line a child writes is re-emitted with the child's name in front. If any child dies, the
+others are stopped and the supervisor exits non-zero, so Docker's restart policy brings the whole
+container back in a known state instead of leaving it half up. On SIGTERM/SIGINT it stops the
+children (SIGTERM, a short grace, then SIGKILL) and exits 0, well inside `docker stop`'s 10 s.
+
+Why fork by hand rather than ``subprocess``: memory. Core's three services are Python functions;
+the supervisor imports them first and forks, so they share one copy of their libraries (about
+half of each process). Platform services are executed from their own interpreter after the fork,
+exactly as ``subprocess`` would. The loop is a plain ``selectors`` loop: it only moves lines and
+waits for signals, and staying synchronous keeps the pre-fork state free of threads and loops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import importlib
+import os
+import pwd
+import selectors
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import BinaryIO, NoReturn
+
+from cial_core.services import Service, tenant_services
+
+STOP_GRACE_SECONDS = 2.0
+# SIGCHLD and closed pipes wake the loop at once; this is only the safety net.
+POLL_SECONDS = 1.0
+# While a child is known to be on its way out (its output closed), look again soon.
+SHORT_POLL_SECONDS = 0.05
+READ_CHUNK = 65536
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+EXIT_SERVICE_DIED = 1
+EXIT_MISCONFIGURED = 2
+EXIT_CANNOT_EXEC = 127
+
+
+class StartError(Exception):
+    """A service cannot be started; the message names it and says why."""
+
+
+class _Log:
+    """Writes whole lines to one binary stream, each behind a padded ``name |`` prefix."""
+
+    def __init__(self, out: BinaryIO, names: Sequence[str]) -> None:
+        self._out = out
+        self._width = max(len(name) for name in [*names, "supervisor"])
+
+    def line(self, name: str, data: bytes | bytearray) -> None:
+        self._out.write(f"{name:<{self._width}} | ".encode() + data.rstrip(b"\n") + b"\n")
+        self._out.flush()
+
+    def say(self, message: str) -> None:
+        self.line("supervisor", message.encode())
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A service with everything resolved that can fail, before anything is started."""
+
+    service: Service
+    target: Callable[[], object] | None
+    uid: int | None
+    gid: int | None
+
+
+@dataclass(slots=True)
+class _Child:
+    service: Service
+    pid: int
+    output: int
+    pending: bytearray = field(default_factory=bytearray)
+    output_closed: bool = False
+    returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def signal(self, signum: signal.Signals) -> None:
+        try:
+            # The child leads its own process group, so this reaches anything it spawned too.
+            os.killpg(self.pid, signum)
+        except ProcessLookupError:
+            # Not yet a group leader (it has only just been forked), or already gone.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signum)
+
+
+def _prepare(entry: str) -> Callable[[], object]:
+    """Import ``entry`` ("module:function"), call it, and return the runner it builds."""
+    module_name, _, attribute = entry.partition(":")
+    try:
+        prepare = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise StartError(f"cannot load {entry}: {error}") from error
+    runner = prepare()
+    if not callable(runner):
+        raise StartError(f"{entry} returned {runner!r}, not something to run")
+    checked: Callable[[], object] = runner
+    return checked
+
+
+def _plan(service: Service) -> _Plan:
+    target = _prepare(service.entry) if service.entry is not None else None
+    if service.user is None:
+        return _Plan(service, target, None, None)
+    try:
+        account = pwd.getpwnam(service.user)
+    except KeyError:
+        raise StartError(f"cannot start {service.name}: no user {service.user!r} here") from None
+    return _Plan(service, target, account.pw_uid, account.pw_gid)
+
+
+def _describe(returncode: int) -> str:
+    if returncode < 0:
+        return f"signal {signal.Signals(-returncode).name}"
+    return f"exit code {returncode}"
+
+
+def _become(plan: _Plan, output: int) -> NoReturn:
+    """In the forked child: turn into the service. Never returns into the supervisor's code."""
+    code = 1
+    try:
+        code = _run_child(plan, output)
+    except SystemExit as exit_request:
+        code = exit_request.code if isinstance(exit_request.code, int) else int(exit_request.code is not None)
+    except BaseException:  # whatever it was, the child must end here
+        with contextlib.suppress(BaseException):
+            traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(BaseException):
+                stream.flush()
+        os._exit(code)
+
+
+def _run_child(plan: _Plan, output: int) -> int:
+    service = plan.service
+    os.setsid()
+    stdin = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(stdin, 0)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    # Nothing of the supervisor's leaks: not the other children's pipes, not its signal pipe.
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+    # Fresh streams on the new descriptors, whatever the parent had made of sys.stdout.
+    sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115
+    with contextlib.suppress(ValueError):
+        signal.set_wakeup_fd(-1)
+    for signum in (*STOP_SIGNALS, signal.SIGCHLD):
+        signal.signal(signum, signal.SIG_DFL)
+    if plan.target is not None:
+        # What ps and top show for this process, instead of the supervisor's command line. Done
+        # while still root: after the uid changes, the process's /proc entries belong to root.
+        with contextlib.suppress(OSError), open("/proc/self/comm", "w") as comm:
+            comm.write(service.name[:15])
+    if plan.uid is not None and plan.gid is not None:
+        # Supplementary groups first: once the uid is dropped, root's groups could not be.
+        os.setgroups([])
+        os.setgid(plan.gid)
+        os.setuid(plan.uid)
+    os.chdir(service.cwd)
+    if plan.target is None:
+        return _execute(service)
+    os.environ.clear()
+    os.environ.update(service.env)
+    plan.target()
+    return 0
+
+
+def _execute(service: Service) -> int:
+    """Replace the child with the service's program; return only if that failed."""
+    try:
+        os.execve(service.argv[0], list(service.argv), dict(service.env))  # noqa: S606 - no shell wanted
+    except OSError as error:
+        print(f"cannot execute {service.argv[0]}: {error.strerror}", file=sys.stderr)
+    return EXIT_CANNOT_EXEC
+
+
+def _spawn(plan: _Plan) -> _Child:
+    read_end, write_end = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        raise
+    if pid == 0:
+        _become(plan, write_end)
+    os.close(write_end)
+    os.set_blocking(read_end, False)
+    return _Child(plan.service, pid, read_end)
+
+
+def _relay(child: _Child, selector: selectors.BaseSelector, log: _Log) -> bool:
+    """Pass on what the child has written; False once nothing more is to be read right now."""
+    try:
+        data = os.read(child.output, READ_CHUNK)
+    except BlockingIOError:
+        return False
+    if not data:
+        _close_output(child, selector, log)
+        return False
+    child.pending += data
+    *lines, rest = child.pending.split(b"\n")
+    for line in lines:
+        log.line(child.service.name, line)
+    child.pending = bytearray(rest)
+    if len(child.pending) >= READ_CHUNK:
+        # A line longer than a chunk is passed on in pieces rather than held without bound.
+        log.line(child.service.name, bytes(child.pending))
+        child.pending.clear()
+    return True
+
+
+def _close_output(child: _Child, selector: selectors.BaseSelector, log: _Log) -> None:
+    if child.pending:
+        log.line(child.service.name, bytes(child.pending))
+        child.pending.clear()
+    selector.unregister(child.output)
+    os.close(child.output)
+    child.output_closed = True
+
+
+def _stop_requested(stop_fd: int) -> bool:
+    """The stop pipe carries signal numbers (``signal.set_wakeup_fd``); EOF also means stop."""
+    try:
+        data = os.read(stop_fd, 512)
+    except BlockingIOError:
+        return False
+    return not data or any(signum in STOP_SIGNALS for signum in data)
+
+
+def _stop_all(children: Sequence[_Child], selector: selectors.BaseSelector, log: _Log, grace: float) -> None:
+    running = [child for child in children if child.poll() is None]
+    for child in running:
+        child.signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while running and time.monotonic() < deadline:
+        for key, _ in selector.select(min(SHORT_POLL_SECONDS, max(0.0, deadline - time.monotonic()))):
+            if isinstance(key.data, _Child):
+                _relay(key.data, selector, log)
+        running = [child for child in running if child.poll() is None]
+    for child in running:
+        log.say(f"{child.service.name} ignored SIGTERM for {grace:.1f}s; killing it")
+        child.signal(signal.SIGKILL)
+    for child in children:
+        child.wait()
+        if not child.output_closed:
+            # Whatever it wrote before it ended; a descendant keeping the pipe open is not waited for.
+            while _relay(child, selector, log):
+                pass
+            if not child.output_closed:
+                _close_output(child, selector, log)
+
+
+def supervise(
+    services: Sequence[Service],
+    *,
+    out: BinaryIO,
+    stop_fd: int,
+    grace: float = STOP_GRACE_SECONDS,
+) -> int:
+    """Run ``services`` until one dies (returns 1) or ``stop_fd`` asks to stop (returns 0).
+
+    ``stop_fd`` is the read end of a pipe that receives signal numbers as bytes (what
+    ``signal.set_wakeup_fd`` writes): SIGTERM or SIGINT, or end of file, means stop; any other
+    byte (SIGCHLD) only wakes the loop up.
+    """
+    log = _Log(out, [service.name for service in services])
+    try:
+        plans = [_plan(service) for service in services]
+    except StartError as error:
+        log.say(str(error))
+        return EXIT_MISCONFIGURED
+    # Whatever is imported now is shared with the forked children; freezing it keeps the
+    # children's garbage collector from touching (and so copying) those pages.
+    gc.collect()
+    gc.freeze()
+
+    children: list[_Child] = []
+    with selectors.DefaultSelector() as selector:
+        selector.register(stop_fd, selectors.EVENT_READ, None)
+        for plan in plans:
+            try:
+                child = _spawn(plan)
+            except OSError as error:
+                log.say(f"cannot start {plan.service.name}: {error}; stopping the others")
+                _stop_all(children, selector, log, grace)
+                return EXIT_SERVICE_DIED
+            children.append(child)
+            selector.register(child.output, selectors.EVENT_READ, child)
+            user = plan.service.user or "the supervisor's user"
+            log.say(f"started {plan.service.name} (pid {child.pid}) as {user}")
+
+        code: int | None = None
+        while code is None:
+            closing = any(child.output_closed and child.returncode is None for child in children)
+            for key, _ in selector.select(SHORT_POLL_SECONDS if closing else POLL_SECONDS):
+                if isinstance(key.data, _Child):
+                    _relay(key.data, selector, log)
+                elif _stop_requested(stop_fd):
+                    log.say("stop requested; stopping services")
+                    code = 0
+            if code is None:
+                for child in children:
+                    returncode = child.poll()
+                    if returncode is not None:
+                        log.say(f"{child.service.name} died ({_describe(returncode)}); stopping the others")
+                        code = EXIT_SERVICE_DIED
+        selector.unregister(stop_fd)
+        _stop_all(children, selector, log, grace)
+    log.say(f"all services stopped; exiting with {code}")
+    return code
+
+
+def _wake(signum: int, frame: FrameType | None) -> None:
+    """Nothing to do here: ``signal.set_wakeup_fd`` has already written the number to the loop."""
+
+
+def main() -> int:
+    out = sys.stdout.buffer
+    if not os.environ.get("TENANT_ID"):
+        _Log(out, []).say("TENANT_ID is not set; start the container with -e TENANT_ID=<tenant id>")
+        return EXIT_MISCONFIGURED
+    stop_read, stop_write = os.pipe()
+    os.set_blocking(stop_read, False)
+    os.set_blocking(stop_write, False)
+    signal.set_wakeup_fd(stop_write)
+    for signum in (*STOP_SIGNALS, signal.SIGCHLD):
+        signal.signal(signum, _wake)
+    return supervise(tenant_services(os.environ), out=out, stop_fd=stop_read)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from cial_platform.back.app import main
+
+main()

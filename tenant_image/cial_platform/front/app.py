@@ -1,0 +1,52 @@
+"""Platform front's pages.
+
+- ``GET /``: the placeholder page, naming the tenant read at request time.
+- ``/ws``: WebSocket echo (text and binary).
+- anything else: an HTML 404 that says it came from the platform.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from litestar import Litestar, Request, Response, WebSocket, get, websocket
+from litestar.exceptions import NotFoundException
+from litestar.status_codes import HTTP_404_NOT_FOUND
+
+from cial_platform.echo import echo_until_closed
+from cial_platform.serving import create_litestar, run, tenant_id
+
+PORT = 3000
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>\n'
+        f"<body>{body}</body></html>\n"
+    )
+
+
+@get("/", media_type="text/html", sync_to_thread=False)
+def home() -> str:
+    title = f"Platform · Tenant {escape(tenant_id())}"
+    return _page(title, f"<h1>{title}</h1>")
+
+
+@websocket("/ws")
+async def echo(socket: WebSocket[Any, Any, Any]) -> None:
+    await echo_until_closed(socket)
+
+
+def not_found(request: Request[Any, Any, Any], _: NotFoundException) -> Response[str]:
+    message = f"<h1>Not found</h1><p>The platform has no page at {escape(request.url.path)}.</p>"
+    body = _page("Not found · Platform", message)
+    return Response(body, status_code=HTTP_404_NOT_FOUND, media_type="text/html")
+
+
+def create_app() -> Litestar:
+    return create_litestar([home, echo], exception_handlers={NotFoundException: not_found})
+
+
+def main() -> None:
+    run(create_app(), default_port=PORT)

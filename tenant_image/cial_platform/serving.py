@@ -1,0 +1,66 @@
+"""Running one of the platform's Litestar apps on its loopback port.
+
+A twin of Core's: the halves share no code by design (``agent`` cannot read /opt/cial-core).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+
+import uvicorn
+from litestar import Litestar
+from litestar.exceptions import HTTPException
+from litestar.types import ControllerRouterHandler, ExceptionHandlersMap, Scope
+
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"  # the supervisor adds the service, Docker the time
+
+_log = logging.getLogger("cial_platform")
+
+
+def tenant_id() -> str:
+    """The tenant this container serves, read at request time."""
+    return os.environ.get("TENANT_ID", "")
+
+
+def log_unexpected(exception: Exception, scope: Scope) -> None:
+    """Litestar ``after_exception`` hook: a traceback for every error that is not an HTTP answer."""
+    if not isinstance(exception, HTTPException):
+        _log.error("unhandled error on %s", scope.get("path", "?"), exc_info=exception)
+
+
+def create_litestar(
+    route_handlers: Sequence[ControllerRouterHandler],
+    *,
+    exception_handlers: ExceptionHandlersMap | None = None,
+) -> Litestar:
+    """A Litestar app with the settings both platform services share (lean: no OpenAPI schema,
+    no logging set-up of Litestar's own, which would start a thread and re-format every line)."""
+    return Litestar(
+        route_handlers=route_handlers,
+        exception_handlers=exception_handlers or {},
+        after_exception=[log_unexpected],
+        logging_config=None,
+        openapi_config=None,
+    )
+
+
+def run(app: Litestar, *, default_port: int) -> None:
+    """Serve ``app`` on 127.0.0.1 (only the edge is reachable from outside) until SIGTERM."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=int(os.environ.get("PORT", default_port)),
+        loop="asyncio",
+        http="h11",
+        ws="auto",
+        lifespan="on",
+        log_config=None,
+        # The edge logs requests (without query strings); a second log here would only repeat them.
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=1,
+    )
+    uvicorn.Server(config).run()

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import pytest
+from cial_core.services import (
+    AGENT_USER,
+    CORE_USER,
+    PLATFORM_PYTHON,
+    Service,
+    agent_environment,
+    core_environment,
+    tenant_services,
+)
+
+CONTAINER_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "HOME": "/root",
+    "HOSTNAME": "abc123",
+    "LANG": "C.UTF-8",
+    "TENANT_ID": "demo",
+    "CIAL_SSO_KEY": "secret-for-core",
+    "CIAL_DATA_DIR": "/var/lib/cial",
+    "DATABASE_URL": "postgres://x:y@db/z",
+    "PYTHONPATH": "/tmp/evil",
+    "LD_PRELOAD": "/tmp/evil.so",
+}
+
+
+class TestAgentEnvironment:
+    def test_keeps_only_the_allow_list_and_its_own_identity(self) -> None:
+        env = agent_environment(CONTAINER_ENV, port=3000)
+        assert env == {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "TENANT_ID": "demo",
+            "HOME": "/home/agent",
+            "USER": "agent",
+            "LOGNAME": "agent",
+            "PORT": "3000",
+        }
+
+    def test_no_cial_secret_reaches_agent(self) -> None:
+        env = agent_environment({**CONTAINER_ENV, "CIAL_ANYTHING_NEW": "x"}, port=3001)
+        assert not [key for key in env if key.startswith("CIAL_")]
+        assert "secret-for-core" not in env.values()
+
+    def test_gets_a_path_even_when_the_container_has_none(self) -> None:
+        assert agent_environment({}, port=3000)["PATH"].startswith("/usr/local/sbin:")
+
+
+class TestCoreEnvironment:
+    def test_keeps_the_container_environment_with_cials_identity(self) -> None:
+        env = core_environment(CONTAINER_ENV, port=4000)
+        assert env["CIAL_SSO_KEY"] == "secret-for-core"
+        assert (env["HOME"], env["USER"], env["PORT"]) == ("/home/cial", "cial", "4000")
+
+
+class TestTenantServices:
+    def test_five_services_each_as_its_user(self) -> None:
+        services = {service.name: service for service in tenant_services(CONTAINER_ENV)}
+        assert {name: service.user for name, service in services.items()} == {
+            "edge": CORE_USER,
+            "core-back": CORE_USER,
+            "core-front": CORE_USER,
+            "platform-back": AGENT_USER,
+            "platform-front": AGENT_USER,
+        }
+
+    def test_core_runs_forked_functions_and_the_platform_its_own_interpreter(self) -> None:
+        for service in tenant_services(CONTAINER_ENV):
+            if service.user == CORE_USER:
+                assert service.entry is not None
+                assert service.entry.startswith("cial_core.")
+                assert service.argv == ()
+            else:
+                assert service.entry is None
+                assert service.argv[0] == PLATFORM_PYTHON
+
+    def test_a_service_needs_exactly_one_way_to_run(self) -> None:
+        with pytest.raises(ValueError, match="exactly one"):
+            Service(name="x", user=None, env={})
+        with pytest.raises(ValueError, match="exactly one"):
+            Service(name="x", user=None, env={}, argv=("/bin/true",), entry="m:f")
+
+    def test_agent_services_run_platform_code_with_the_filtered_environment(self) -> None:
+        for service in tenant_services(CONTAINER_ENV):
+            if service.user == AGENT_USER:
+                assert service.argv[-1].startswith("cial_platform.")
+                assert "CIAL_SSO_KEY" not in service.env
+                assert service.cwd == "/opt/cial-platform"
+
+    def test_platform_interpreters_ignore_python_variables_from_the_environment(self) -> None:
+        for service in tenant_services(CONTAINER_ENV):
+            if service.argv:
+                assert "-I" in service.argv

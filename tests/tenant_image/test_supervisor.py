@@ -1,0 +1,227 @@
+"""The supervisor's behaviour with real child processes (small Python programs, no Docker)."""
+
+from __future__ import annotations
+
+import ast
+import io
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import pytest
+from cial_core.services import Service
+from cial_core.supervisor import supervise
+
+SLEEPER = "import time; print('ready', flush=True); time.sleep(60)"
+
+
+def program(name: str, code: str, env: dict[str, str] | None = None) -> Service:
+    return Service(name=name, argv=(sys.executable, "-u", "-c", code), user=None, env=env or {}, cwd="/")
+
+
+def function(name: str, entry: str, env: dict[str, str] | None = None) -> Service:
+    return Service(name=name, entry=f"tests.tenant_image.children:{entry}", user=None, env=env or {}, cwd="/")
+
+
+@dataclass
+class Run:
+    """``supervise`` running in a thread, with its output and a way to ask it to stop."""
+
+    services: Sequence[Service]
+    grace: float = 2.0
+    out: io.BytesIO = field(default_factory=io.BytesIO)
+    code: int | None = None
+
+    def __post_init__(self) -> None:
+        self._stop_read, self._stop_write = os.pipe()
+        os.set_blocking(self._stop_read, False)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        self.code = supervise(self.services, out=self.out, stop_fd=self._stop_read, grace=self.grace)
+
+    @property
+    def text(self) -> str:
+        return self.out.getvalue().decode()
+
+    def until_output(self, text: str, within: float = 10.0) -> None:
+        deadline = time.monotonic() + within
+        while text not in self.text:
+            assert time.monotonic() < deadline, f"no {text!r} in output:\n{self.text}"
+            time.sleep(0.02)
+
+    def stop(self, signum: int = signal.SIGTERM) -> None:
+        os.write(self._stop_write, bytes([signum]))
+
+    def result(self, within: float = 10.0) -> int:
+        self._thread.join(within)
+        assert self.code is not None, f"supervise did not return within {within}s:\n{self.text}"
+        return self.code
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self.stop()
+            self._thread.join(10)
+        os.close(self._stop_read)
+        os.close(self._stop_write)
+
+
+@pytest.fixture
+def running() -> Iterator[list[Run]]:
+    runs: list[Run] = []
+    yield runs
+    for run in runs:
+        run.close()
+
+
+def start(runs: list[Run], services: Sequence[Service], grace: float = 2.0) -> Run:
+    run = Run(services, grace)
+    runs.append(run)
+    return run
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+class TestOutput:
+    def test_each_line_is_prefixed_with_the_service_name(self, running: list[Run]) -> None:
+        run = start(
+            running,
+            [
+                program("alpha", "print('one'); print('two'); import time; time.sleep(60)"),
+                program("beta", "import sys; print('oops', file=sys.stderr); import time; time.sleep(60)"),
+            ],
+        )
+        run.until_output("oops")
+        run.until_output("two")
+        run.stop()
+        assert run.result() == 0
+        lines = run.text.splitlines()
+        assert "alpha      | one" in lines
+        assert "alpha      | two" in lines
+        assert "beta       | oops" in lines
+
+    def test_a_partial_last_line_is_not_lost(self, running: list[Run]) -> None:
+        run = start(running, [program("tail", "import sys; sys.stdout.write('no newline'); sys.exit(0)")])
+        assert run.result() != 0
+        assert "tail       | no newline" in run.text.splitlines()
+
+    @pytest.mark.parametrize("kind", ["program", "function"])
+    def test_a_child_gets_exactly_the_environment_of_its_service(self, running: list[Run], kind: str) -> None:
+        env = {"ONLY": "1", "PATH": os.environ["PATH"]}
+        code = "import os, time; print(sorted(os.environ), flush=True); time.sleep(60)"
+        service = (
+            program("env", code, env)
+            if kind == "program"
+            else function("env", "print_environment_and_wait", env)
+        )
+        run = start(running, [service])
+        run.until_output("]")
+        run.stop()
+        run.result()
+        listed = run.text.split("env        | ")[1].splitlines()[0]
+        # The interpreter may add LC_CTYPE on its own; nothing of the parent's environment leaks.
+        assert set(ast.literal_eval(listed)) - {"LC_CTYPE"} == {"ONLY", "PATH"}
+
+
+class TestForkedServices:
+    def test_a_function_service_is_prepared_in_the_supervisor_before_the_fork(
+        self, running: list[Run]
+    ) -> None:
+        run = start(running, [function("shared", "report_where_it_was_prepared")])
+        run.until_output("prepared in parent:")
+        run.stop()
+        run.result()
+        assert "shared     | prepared in parent: True" in run.text
+
+
+class TestChildDeath:
+    @pytest.mark.parametrize(
+        ("fragile", "reason"),
+        [
+            (program("fragile", "import sys, time; time.sleep(0.3); sys.exit(3)"), "exit code 3"),
+            (function("fragile", "fail_soon"), "exit code 3"),
+            (function("fragile", "raise_error"), "exit code 1"),
+        ],
+    )
+    def test_when_one_dies_the_others_are_stopped_and_the_exit_is_non_zero(
+        self, running: list[Run], fragile: Service, reason: str
+    ) -> None:
+        started = time.monotonic()
+        run = start(running, [function("steady", "print_pid_and_wait"), fragile])
+        assert run.result() != 0
+        assert time.monotonic() - started < 5
+        assert f"fragile died ({reason})" in run.text
+        steady_pid = int(run.text.split("steady     | ")[1].split()[0])
+        assert gone(steady_pid)
+
+    def test_an_exception_in_a_function_service_is_shown_with_its_traceback(self, running: list[Run]) -> None:
+        run = start(running, [function("broken", "raise_error")])
+        run.result()
+        assert "broken     | RuntimeError: boom in the service" in run.text
+
+    def test_a_program_that_cannot_be_executed_is_reported(self, running: list[Run]) -> None:
+        run = start(
+            running,
+            [program("first", SLEEPER), Service(name="broken", argv=("/nonexistent/py",), user=None, env={})],
+        )
+        assert run.result() != 0
+        assert "broken     | cannot execute /nonexistent/py" in run.text
+        assert "broken died (exit code 127)" in run.text
+
+    def test_an_entry_that_returns_nothing_to_run_starts_nothing(self, running: list[Run]) -> None:
+        run = start(running, [program("first", SLEEPER), function("empty", "returns_nothing_to_run")])
+        assert run.result() == 2
+        assert "returned None, not something to run" in run.text
+        assert "started" not in run.text
+
+    def test_an_entry_that_cannot_be_loaded_starts_nothing(self, running: list[Run]) -> None:
+        run = start(running, [program("first", SLEEPER), function("missing", "no_such_function")])
+        assert run.result() == 2
+        assert "cannot load tests.tenant_image.children:no_such_function" in run.text
+        assert "started" not in run.text
+
+    def test_an_unknown_user_starts_nothing(self, running: list[Run]) -> None:
+        run = start(running, [Service(name="who", argv=("/bin/true",), user="no-such-user-here", env={})])
+        assert run.result() == 2
+        assert "no user 'no-such-user-here'" in run.text
+
+
+class TestStop:
+    @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+    def test_stop_ends_every_child_and_returns_zero(self, running: list[Run], signum: int) -> None:
+        run = start(running, [program("a", SLEEPER), function("b", "print_pid_and_wait")])
+        run.until_output("a          | ready")
+        run.until_output("b          | ")
+        stopped = time.monotonic()
+        run.stop(signum)
+        assert run.result() == 0
+        assert time.monotonic() - stopped < 2
+        assert "stop requested" in run.text
+
+    def test_other_signals_only_wake_the_loop(self, running: list[Run]) -> None:
+        run = start(running, [program("a", SLEEPER)])
+        run.until_output("ready")
+        run.stop(signal.SIGCHLD)
+        run.stop(signal.SIGTERM)
+        assert run.result() == 0
+
+    def test_a_child_ignoring_sigterm_is_killed_after_the_grace(self, running: list[Run]) -> None:
+        grace = 0.3
+        run = start(running, [function("stubborn", "ignore_sigterm")], grace=grace)
+        run.until_output("ready")
+        stopped = time.monotonic()
+        run.stop()
+        assert run.result() == 0
+        assert grace <= time.monotonic() - stopped < grace + 2
+        assert "stubborn ignored SIGTERM" in run.text
