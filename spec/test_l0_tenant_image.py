@@ -1,0 +1,481 @@
+"""L0: the tenant image runs the full Core + Platform stack behind one port.
+
+Runs the real image (`cial-tenant:dev`, built by `make images`) with testcontainers and checks
+what the plan's L0 "Verify" lists, and what an operator would notice besides: WebSocket routing
+on each surface, the two-user boundary (files, environments, /proc), supervision (a dead service
+takes the container down, `docker stop` is quick and clean), 404s from the right service, the
+health check, and a visit counter that outlives its container.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import httpx
+import pytest
+from docker.models.containers import Container
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.wait_strategies import HttpWaitStrategy
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from spec.containers import TENANT_IMAGE
+from spec.polling import wait_until
+
+pytestmark = pytest.mark.docker
+
+HEALTH_PATH = "/.cial/api/healthz"
+TENANT_ID = "spec-l0"
+# A secret meant for Core only; the spec checks where it does and does not show up.
+CORE_SECRET = f"core-secret-{secrets.token_hex(8)}"
+# Everything this module creates carries both labels, so teardown removes exactly its own.
+RUN_LABEL = {"cial.test": "1", "cial.spec": f"l0-{os.getpid()}"}
+START_TIMEOUT = 60
+INTERNAL_PORTS = (3000, 3001, 4000, 4001)
+
+# Run inside the container as root: every process with its uid, comm and command line.
+PROCESSES_SCRIPT = """
+import json, os
+found = []
+for entry in os.listdir("/proc"):
+    if not entry.isdigit():
+        continue
+    try:
+        with open(f"/proc/{entry}/status") as status:
+            uid = next(int(line.split()[1]) for line in status if line.startswith("Uid:"))
+        with open(f"/proc/{entry}/comm") as comm:
+            name = comm.read().strip()
+        with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+            command = cmdline.read().replace(b"\\0", b" ").decode().strip()
+    except (FileNotFoundError, ProcessLookupError):
+        continue
+    found.append({"pid": int(entry), "uid": uid, "comm": name, "cmdline": command})
+print(json.dumps(found))
+"""
+
+
+@dataclass(frozen=True)
+class Process:
+    pid: int
+    uid: int
+    comm: str
+    cmdline: str
+
+
+class TenantContainer(DockerContainer):
+    """One tenant container from the image, published on 127.0.0.1 only, ready when healthz says so."""
+
+    def __init__(
+        self,
+        tenant_id: str = TENANT_ID,
+        *,
+        volume: str | None = None,
+        restart_policy: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(TENANT_IMAGE)
+        self.tenant_id = tenant_id
+        self.with_env("TENANT_ID", tenant_id)
+        self.with_env("CIAL_SSO_KEY", CORE_SECRET)
+        # testcontainers types a binding as a port only; Docker takes (host_ip,) to mean "a free
+        # port on that address", which keeps the tenant off every interface but loopback.
+        self.ports["8080/tcp"] = ("127.0.0.1",)  # type: ignore[assignment]
+        if volume is not None:
+            self.with_volume_mapping(volume, "/var/lib/cial", mode="rw")
+        options: dict[str, Any] = {"labels": dict(RUN_LABEL)}
+        if restart_policy is not None:
+            options["restart_policy"] = restart_policy
+        self.with_kwargs(**options)
+        self.waiting_for(
+            HttpWaitStrategy(8080, HEALTH_PATH).for_status_code(200).with_startup_timeout(START_TIMEOUT)
+        )
+
+    def get_container_host_ip(self) -> str:
+        # The port is published on loopback only (above), whatever testcontainers would guess.
+        return "127.0.0.1"
+
+    @property
+    def docker(self) -> Container:
+        container: Container = self.get_wrapped_container()
+        return container
+
+    def url(self, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.get_exposed_port(8080)}{path}"
+
+    def ws_url(self, path: str) -> str:
+        return f"ws://127.0.0.1:{self.get_exposed_port(8080)}{path}"
+
+    def get(self, path: str, **options: Any) -> httpx.Response:
+        return httpx.get(self.url(path), timeout=10, **options)
+
+    def run(self, *command: str, user: str = "root") -> tuple[int, str]:
+        result = self.docker.exec_run(list(command), user=user)
+        output = result.output
+        assert isinstance(output, bytes) and result.exit_code is not None
+        return result.exit_code, output.decode(errors="replace")
+
+    def processes(self) -> list[Process]:
+        code, output = self.run("python3", "-c", PROCESSES_SCRIPT)
+        assert code == 0, output
+        return [Process(**entry) for entry in json.loads(output)]
+
+    def process(self, name: str) -> Process:
+        """A forked Core service by its process name, or an interpreter by the module it runs."""
+        matches = [
+            p
+            for p in self.processes()
+            if p.comm == name or (p.comm == "python" and name in p.cmdline.split())
+        ]
+        assert len(matches) == 1, f"expected one process for {name}, got {matches}"
+        return matches[0]
+
+    def state(self) -> dict[str, Any]:
+        self.docker.reload()
+        state: dict[str, Any] = self.docker.attrs["State"]
+        return state
+
+    def logs(self) -> str:
+        return self.docker.logs().decode(errors="replace")
+
+
+def remove_leftovers() -> None:
+    """Containers and volumes of this run that a failed fixture may have left behind."""
+    client = docker.from_env()
+    try:
+        label = f"cial.spec={RUN_LABEL['cial.spec']}"
+        for container in client.containers.list(all=True, filters={"label": label}):
+            container.remove(force=True, v=True)
+        for volume in client.volumes.list(filters={"label": label}):
+            volume.remove(force=True)
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cleanup() -> Iterator[None]:
+    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+    yield
+    remove_leftovers()
+
+
+@pytest.fixture(scope="module")
+def tenant() -> Iterator[TenantContainer]:
+    container = TenantContainer().start()
+    try:
+        yield container
+    finally:
+        container.stop()
+
+
+@pytest.fixture
+def fresh() -> Iterator[list[TenantContainer]]:
+    """Containers a test may break or stop; removed (with their anonymous volumes) afterwards."""
+    started: list[TenantContainer] = []
+    yield started
+    for container in started:
+        container.stop()
+
+
+def start(started: list[TenantContainer], container: TenantContainer) -> TenantContainer:
+    started.append(container)
+    return container.start()
+
+
+@pytest.fixture
+def volume() -> Iterator[str]:
+    client = docker.from_env()
+    name = f"cial-spec-l0-{uuid.uuid4().hex[:12]}"
+    client.volumes.create(name=name, labels=dict(RUN_LABEL))
+    try:
+        yield name
+    finally:
+        client.volumes.get(name).remove(force=True)
+        client.close()
+
+
+class TestPlanVerify:
+    """The five checks of the plan's L0 "Verify", as written there."""
+
+    def test_root_is_the_platform_page_of_the_tenant(self, tenant: TenantContainer) -> None:
+        response = tenant.get("/")
+        assert response.status_code == 200
+        assert f"Platform · Tenant {TENANT_ID}" in response.text
+
+    def test_cial_is_the_core_page_of_the_tenant(self, tenant: TenantContainer) -> None:
+        response = tenant.get("/.cial")
+        assert response.status_code == 200
+        assert f"Cial Core · Tenant {TENANT_ID}" in response.text
+
+    def test_healthz_says_ok(self, tenant: TenantContainer) -> None:
+        response = tenant.get(HEALTH_PATH)
+        assert response.status_code == 200
+        assert response.json()["status"] == "ok"
+        assert response.json()["tenant"] == TENANT_ID
+
+    def test_core_directory_is_owned_by_cial_with_mode_0700(self, tenant: TenantContainer) -> None:
+        code, listing = tenant.run("ls", "-la", "/opt/cial-core")
+        assert code == 0
+        this_dir = next(line for line in listing.splitlines() if line.endswith(" ."))
+        mode, _, owner, group, *_ = this_dir.split()
+        assert (mode, owner, group) == ("drwx------", "cial", "cial")
+
+    def test_agent_cannot_read_core_code(self, tenant: TenantContainer) -> None:
+        core_file = "/opt/cial-core/cial_core/supervisor.py"
+        assert tenant.run("test", "-s", core_file, user="cial")[0] == 0  # it is there
+        code, output = tenant.run("cat", core_file, user="agent")
+        assert code != 0
+        assert "Permission denied" in output
+
+
+class TestRouting:
+    def test_core_back_sees_the_path_without_the_api_prefix(self, tenant: TenantContainer) -> None:
+        assert tenant.get("/.cial/api/request-info").json()["path"] == "/request-info"
+
+    def test_forwarded_headers_reach_the_service(self, tenant: TenantContainer) -> None:
+        headers = tenant.get("/.cial/api/request-info").json()["headers"]
+        assert headers["x-forwarded-proto"] == "http"
+        assert headers["x-forwarded-host"] == f"127.0.0.1:{tenant.get_exposed_port(8080)}"
+        assert headers["x-forwarded-for"]
+
+    @pytest.mark.parametrize(
+        ("path", "service_says"),
+        [
+            ("/.cial/api/nope", '"status_code":404'),
+            ("/.cial/api/.cial", '"status_code":404'),
+            ("/.cial/nope", "Cial Core has no page at /.cial/nope"),
+            ("/.cial/api-nope", "Cial Core has no page at /.cial/api-nope"),
+            ("/nope", "The platform has no page at /nope"),
+            ("/.cialnope", "The platform has no page at /.cialnope"),
+        ],
+    )
+    def test_a_bad_path_gets_the_404_of_the_service_it_belongs_to(
+        self, tenant: TenantContainer, path: str, service_says: str
+    ) -> None:
+        response = tenant.get(path)
+        assert response.status_code == 404
+        assert service_says in response.text
+
+    @pytest.mark.parametrize("path", ["/health", "/api/p/health", "/.cial/health"])
+    def test_platform_back_is_reached_by_no_path(self, tenant: TenantContainer, path: str) -> None:
+        response = tenant.get(path)
+        assert response.status_code == 404
+        assert "platform-back" not in response.text
+
+    def test_platform_back_runs_but_only_on_loopback(self, tenant: TenantContainer) -> None:
+        fetch = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:3001/health').read().decode())"
+        code, output = tenant.run("python3", "-c", fetch, user="agent")
+        assert code == 0, output
+        assert json.loads(output)["service"] == "platform-back"
+
+    def test_only_the_edge_listens_beyond_loopback(self, tenant: TenantContainer) -> None:
+        code, table = tenant.run("cat", "/proc/net/tcp", "/proc/net/tcp6")
+        assert code == 0
+        listening = {
+            (address, int(port, 16))
+            for address, port, state in (
+                (fields[1].split(":")[0], fields[1].split(":")[1], fields[3])
+                for fields in (line.split() for line in table.splitlines())
+                if len(fields) > 3 and fields[0].endswith(":")
+            )
+            if state == "0A"
+        }
+        loopback = "0100007F"
+        assert {port for _, port in listening} >= {8080, *INTERNAL_PORTS}
+        assert {port for address, port in listening if address != loopback} == {8080}
+
+    def test_from_outside_only_8080_is_published_and_answers(self, tenant: TenantContainer) -> None:
+        assert set(tenant.docker.attrs["NetworkSettings"]["Ports"]) == {"8080/tcp"}
+        address = tenant.docker.attrs["NetworkSettings"]["IPAddress"]
+        with socket.create_connection((address, 8080), timeout=5):
+            pass  # the edge, on the container's own address
+        for port in INTERNAL_PORTS:
+            with pytest.raises(ConnectionRefusedError), socket.create_connection((address, port), timeout=5):
+                pass
+
+
+class TestWebSocket:
+    @pytest.mark.parametrize("path", ["/ws", "/.cial/ws", "/.cial/api/ws"])
+    def test_echo_through_the_edge(self, tenant: TenantContainer, path: str) -> None:
+        with connect(tenant.ws_url(path), open_timeout=10) as socket_:
+            socket_.send(f"hello {path}")
+            assert socket_.recv(timeout=10) == f"hello {path}"
+            socket_.send(b"\x00\x01binary")
+            assert socket_.recv(timeout=10) == b"\x00\x01binary"
+
+    def test_an_unknown_websocket_path_is_refused(self, tenant: TenantContainer) -> None:
+        url = tenant.ws_url("/.cial/api/nope")
+        with pytest.raises(InvalidStatus, match=r"HTTP (403|404)"), connect(url, open_timeout=10):
+            pass
+
+
+class TestBoundary:
+    def test_services_run_as_their_users(self, tenant: TenantContainer) -> None:
+        assert tenant.process("edge").uid == 1000
+        assert tenant.process("core-back").uid == 1000
+        assert tenant.process("core-front").uid == 1000
+        assert tenant.process("cial_platform.back").uid == 1001
+        assert tenant.process("cial_platform.front").uid == 1001
+        assert tenant.process("cial_core.supervisor").uid == 0
+
+    def test_pid_1_is_tini_running_the_supervisor(self, tenant: TenantContainer) -> None:
+        _, cmdline = tenant.run("cat", "/proc/1/cmdline")
+        argv = cmdline.split("\0")
+        assert argv[0] == "/usr/bin/tini"
+        assert "cial_core.supervisor" in argv
+
+    def test_data_and_platform_directories_belong_to_their_users(self, tenant: TenantContainer) -> None:
+        code, output = tenant.run("stat", "-c", "%n %U:%G %a", "/var/lib/cial", "/opt/cial-platform")
+        assert code == 0
+        assert output.split("\n")[:2] == ["/var/lib/cial cial:cial 700", "/opt/cial-platform agent:agent 755"]
+
+    @pytest.mark.parametrize("path", ["/opt/cial-core", "/opt/cial-core/venv", "/var/lib/cial"])
+    def test_agent_cannot_list_cores_directories(self, tenant: TenantContainer, path: str) -> None:
+        code, output = tenant.run("ls", path, user="agent")
+        assert code != 0
+        assert "Permission denied" in output
+
+    def test_no_copy_of_core_code_is_visible_to_agent_anywhere(self, tenant: TenantContainer) -> None:
+        find = (
+            "find / \\( -path /proc -o -path /sys \\) -prune -o "
+            "\\( -name 'cial_core*' -o -name 'cial_proxy*' -o -name 'cial-core*' \\) -print 2>/dev/null"
+        )
+        _, found = tenant.run("sh", "-c", find, user="agent")
+        assert found.split() == ["/opt/cial-core"]
+
+    def test_platform_interpreter_cannot_import_core(self, tenant: TenantContainer) -> None:
+        python = "/opt/cial-platform/venv/bin/python"
+        code, output = tenant.run(python, "-c", "import cial_core", user="agent")
+        assert code != 0
+        assert "ModuleNotFoundError" in output
+        assert tenant.run(python, "-c", "import cial_proxy", user="agent")[0] != 0
+
+    def test_agent_cannot_read_the_environment_of_cial_processes(self, tenant: TenantContainer) -> None:
+        for name in ("edge", "core-back", "core-front"):
+            code, output = tenant.run("cat", f"/proc/{tenant.process(name).pid}/environ", user="agent")
+            assert code != 0, f"agent read the environment of {name}"
+            assert CORE_SECRET not in output
+
+    def test_core_secret_is_in_no_agent_process_environment(self, tenant: TenantContainer) -> None:
+        _, supervisor_env = tenant.run("cat", f"/proc/{tenant.process('cial_core.supervisor').pid}/environ")
+        assert CORE_SECRET in supervisor_env  # the container does have it: the check below can fail
+        agent_processes = [p for p in tenant.processes() if p.uid == 1001]
+        assert len(agent_processes) >= 2
+        for process in agent_processes:
+            code, environ = tenant.run("cat", f"/proc/{process.pid}/environ", user="agent")
+            assert code == 0, environ
+            names = {entry.split("=", 1)[0] for entry in environ.split("\0") if entry}
+            assert CORE_SECRET not in environ
+            assert not [name for name in names if name.startswith("CIAL_")]
+            assert names <= {"PATH", "LANG", "LC_ALL", "TZ", "TENANT_ID", "HOME", "USER", "LOGNAME", "PORT"}
+
+
+class TestSupervision:
+    def test_each_output_line_carries_its_service_name(self, tenant: TenantContainer) -> None:
+        tenant.get("/")
+        lines = tenant.logs().splitlines()
+        for name in ("edge", "core-back", "core-front", "platform-back", "platform-front", "supervisor"):
+            assert any(line.startswith(f"{name} ") and " | " in line for line in lines), name
+
+    @pytest.mark.parametrize("service", ["core-back", "cial_platform.front"])
+    def test_killing_one_service_makes_the_container_exit_non_zero(
+        self, fresh: list[TenantContainer], service: str
+    ) -> None:
+        container = start(fresh, TenantContainer())
+        victim = container.process(service)
+        container.run("sh", "-c", f"kill -KILL {victim.pid}")
+        state = wait_until(
+            lambda: (s := container.state())["Status"] == "exited" and s,
+            timeout=10,
+            what=f"the container to exit after {service} was killed",
+        )
+        assert state["ExitCode"] != 0
+        assert "died (signal SIGKILL); stopping the others" in container.logs()
+
+    def test_with_a_restart_policy_docker_brings_the_tenant_back(self, fresh: list[TenantContainer]) -> None:
+        container = start(fresh, TenantContainer(restart_policy={"Name": "on-failure"}))
+        container.run("sh", "-c", f"kill -KILL {container.process('core-front').pid}")
+        wait_until(
+            lambda: container.state()["Restarting"] or container.docker.attrs["RestartCount"] >= 1,
+            timeout=15,
+            what="Docker to restart the container",
+        )
+        wait_until(
+            lambda: container.get("/.cial").status_code == 200, timeout=START_TIMEOUT, what="the tenant back"
+        )
+        assert container.docker.attrs["RestartCount"] >= 1
+
+    def test_docker_stop_ends_within_5_seconds_with_exit_code_0(self, fresh: list[TenantContainer]) -> None:
+        container = start(fresh, TenantContainer())
+        # Open WebSockets must not hold the stop up.
+        sockets = [
+            connect(container.ws_url(path), open_timeout=10) for path in ("/ws", "/.cial/ws", "/.cial/api/ws")
+        ]
+        try:
+            started = time.monotonic()
+            container.docker.stop(timeout=10)
+            elapsed = time.monotonic() - started
+        finally:
+            for socket_ in sockets:
+                socket_.close()
+        state = container.state()
+        assert elapsed < 5, f"docker stop took {elapsed:.1f}s"
+        assert state["ExitCode"] == 0, container.logs()
+        assert "all services stopped; exiting with 0" in container.logs()
+
+
+class TestHealth:
+    def test_the_image_declares_a_healthcheck_on_healthz(self) -> None:
+        client = docker.from_env()
+        try:
+            config = client.images.get(TENANT_IMAGE).attrs["Config"]
+        finally:
+            client.close()
+        assert "cial_core.healthcheck" in " ".join(config["Healthcheck"]["Test"])
+        assert set(config["ExposedPorts"]) == {"8080/tcp"}
+
+    def test_the_container_becomes_healthy(self, tenant: TenantContainer) -> None:
+        wait_until(
+            lambda: tenant.state().get("Health", {}).get("Status") == "healthy",
+            timeout=45,
+            what="Docker to report the container healthy",
+        )
+
+
+class TestData:
+    def test_the_visit_counter_survives_a_new_container_on_the_same_volume(
+        self,
+        volume: str,
+        fresh: list[TenantContainer],  # this order: containers go before their volume
+    ) -> None:
+        first = start(fresh, TenantContainer(volume=volume))
+        assert first.get("/.cial/api/visits").json() == {"visits": 0}
+        counts = [httpx.post(first.url("/.cial/api/visits"), timeout=10).json()["visits"] for _ in range(3)]
+        assert counts == [1, 2, 3]
+        assert first.get("/.cial/api/visits").json() == {"visits": 3}  # reading does not count
+        first.stop()
+        fresh.remove(first)
+
+        second = start(fresh, TenantContainer(volume=volume))
+        assert second.get("/.cial/api/visits").json() == {"visits": 3}
+        assert httpx.post(second.url("/.cial/api/visits"), timeout=10).json() == {"visits": 4}
+
+    def test_the_visit_counter_survives_a_restart_of_the_container(
+        self, fresh: list[TenantContainer]
+    ) -> None:
+        container = start(fresh, TenantContainer())
+        httpx.post(container.url("/.cial/api/visits"), timeout=10)
+        container.docker.restart(timeout=10)
+        wait_until(
+            lambda: container.get(HEALTH_PATH).status_code == 200,
+            timeout=START_TIMEOUT,
+            what="the tenant after a restart",
+        )
+        assert container.get("/.cial/api/visits").json() == {"visits": 1}
