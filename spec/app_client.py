@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from playwright.sync_api import Browser, Page
 
 OWNER_PASSWORD = "correct horse battery staple"
 
@@ -42,3 +43,14 @@ def tenant(client: httpx.Client, slug: str) -> dict[str, Any]:
     response.raise_for_status()
     body: dict[str, Any] = response.json()
     return body
+
+
+def signed_in_page(browser: Browser, app_url: str, owner: Owner) -> Page:
+    """A browser page signed in through the admin's login form, on the tenant list."""
+    page = browser.new_page()
+    page.goto(f"{app_url}/admin/login")
+    page.get_by_label("Email").fill(owner.email)
+    page.get_by_label("Password").fill(owner.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{app_url}/admin")
+    return page

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from spec.app_client import Owner, signed_in_client, tenant
+from spec.app_client import Owner, signed_in_client, signed_in_page, tenant
 from spec.containers import ComposeStack
 
 pytestmark = pytest.mark.docker
@@ -39,12 +39,7 @@ class TestCreateTenantInTheBrowser:
     def test_new_tenant_form_adds_the_tenant_to_the_list_as_provisioning(
         self, owner_stack: ComposeStack, browser: Browser
     ) -> None:
-        page = browser.new_page()
-        page.goto(f"{owner_stack.app_url}/admin/login")
-        page.get_by_label("Email").fill(OWNER.email)
-        page.get_by_label("Password").fill(OWNER.password)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{owner_stack.app_url}/admin")
+        page = signed_in_page(browser, owner_stack.app_url, OWNER)
 
         page.get_by_label("Slug").fill("acme")
         page.get_by_label("Name").fill("Acme Inc.")
@@ -62,12 +57,7 @@ class TestCreateTenantInTheBrowser:
     def test_an_invalid_slug_is_reported_next_to_the_field_and_values_are_kept(
         self, owner_stack: ComposeStack, browser: Browser
     ) -> None:
-        page = browser.new_page()
-        page.goto(f"{owner_stack.app_url}/admin/login")
-        page.get_by_label("Email").fill(OWNER.email)
-        page.get_by_label("Password").fill(OWNER.password)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{owner_stack.app_url}/admin")
+        page = signed_in_page(browser, owner_stack.app_url, OWNER)
 
         page.get_by_label("Slug").fill("Bad_Slug")
         page.get_by_label("Name").fill("Kept Name")
