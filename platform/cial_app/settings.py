@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from cial_app.errors import ConfigurationError
+from cial_app.orchestrator import drivers
+from cial_app.orchestrator.base import (
+    DEFAULT_CPUS,
+    DEFAULT_MEMORY_BYTES,
+    DEFAULT_PIDS_LIMIT,
+    InvalidSpec,
+    parse_memory,
+)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+
+
+class TenantAddress(StrEnum):
+    """How the App reaches a tenant's edge to check its health."""
+
+    # 127.0.0.1:<published port>: the App runs on the host (a spec, `python -m cial_app`).
+    PUBLISHED = "published"
+    # <container name>:8080 on CIAL_DOCKER_NETWORK: the App is itself a container (compose),
+    # where 127.0.0.1 is its own loopback and the published ports are out of reach.
+    NETWORK = "network"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +56,19 @@ class Settings:
     trusted_origins: frozenset[str] = field(default_factory=frozenset)
     tenant_image: str = "cial-tenant:dev"
     docker_network: str | None = None
+    # The orchestrator driver by name (see cial_app.orchestrator.drivers()).
+    orchestrator: str = "docker"
+    # Labels every tenant resource this App makes, and bounds what it adopts and sweeps as orphans:
+    # two Apps on one Docker engine (a spec's beside `make local-up`) never touch each other's.
+    instance: str = "local"
+    tenant_address: TenantAddress = TenantAddress.PUBLISHED
+    # Past this, a tenant that has not answered its health check goes to `error`.
+    health_deadline_seconds: float = 30.0
+    # How often the reconciler compares the engine with the tenants table.
+    reconcile_interval_seconds: float = 5.0
+    tenant_memory_bytes: int = DEFAULT_MEMORY_BYTES
+    tenant_cpus: float = DEFAULT_CPUS
+    tenant_pids_limit: int = DEFAULT_PIDS_LIMIT
     sso_secret: str | None = None
     debug: bool = False
 
@@ -67,10 +101,79 @@ class Settings:
                 if o.strip()
             ),
             tenant_image=env.get("CIAL_TENANT_IMAGE") or defaults.tenant_image,
-            docker_network=env.get("CIAL_DOCKER_NETWORK") or None,
+            docker_network=(network := env.get("CIAL_DOCKER_NETWORK") or None),
+            orchestrator=_choice(env, "CIAL_ORCHESTRATOR", defaults.orchestrator, drivers()),
+            instance=_instance(env, defaults.instance),
+            tenant_address=_address(env, network),
+            health_deadline_seconds=_float(
+                env, "CIAL_TENANT_HEALTH_DEADLINE_SECONDS", defaults.health_deadline_seconds, minimum=1
+            ),
+            reconcile_interval_seconds=_float(
+                env, "CIAL_RECONCILE_INTERVAL_SECONDS", defaults.reconcile_interval_seconds, minimum=0.5
+            ),
+            tenant_memory_bytes=_memory(env, "CIAL_TENANT_MEMORY", defaults.tenant_memory_bytes),
+            tenant_cpus=_float(env, "CIAL_TENANT_CPUS", defaults.tenant_cpus, minimum=0.01, maximum=64),
+            tenant_pids_limit=_int(env, "CIAL_TENANT_PIDS_LIMIT", defaults.tenant_pids_limit, minimum=16),
             sso_secret=env.get("CIAL_SSO_SECRET") or None,
             debug=_bool(env, "CIAL_DEBUG", defaults.debug),
         )
+
+
+_INSTANCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+def _instance(env: Mapping[str, str], default: str) -> str:
+    raw = (env.get("CIAL_INSTANCE") or "").strip() or default
+    if not _INSTANCE.match(raw):
+        raise ConfigurationError(f"CIAL_INSTANCE must be 1-63 of [A-Za-z0-9_.-], got {raw!r}")
+    return raw
+
+
+def _address(env: Mapping[str, str], network: str | None) -> TenantAddress:
+    choices = [a.value for a in TenantAddress]
+    address = TenantAddress(_choice(env, "CIAL_TENANT_ADDRESS", TenantAddress.PUBLISHED.value, choices))
+    if address is TenantAddress.NETWORK and network is None:
+        raise ConfigurationError(
+            "CIAL_TENANT_ADDRESS=network reaches tenants by name on CIAL_DOCKER_NETWORK, which is not set"
+        )
+    return address
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: Iterable[str]) -> str:
+    value = (env.get(name) or "").strip().lower() or default
+    options = list(allowed)
+    if value not in options:
+        raise ConfigurationError(f"{name} must be one of {', '.join(options)}; got {value!r}")
+    return value
+
+
+def _float(
+    env: Mapping[str, str], name: str, default: float, *, minimum: float, maximum: float | None = None
+) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value) or value < minimum or (maximum is not None and value > maximum):
+        bounds = f">= {minimum:g}" if maximum is None else f"between {minimum:g} and {maximum:g}"
+        raise ConfigurationError(f"{name} must be {bounds}, got {raw.strip()}")
+    return value
+
+
+def _memory(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = parse_memory(raw)
+    except InvalidSpec as error:
+        raise ConfigurationError(f"{name}: {error.reason}") from None
+    if value < 16 * 1024 * 1024:
+        raise ConfigurationError(f"{name} must be at least 16m, got {raw.strip()}")
+    return value
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from cial_app.errors import ConfigurationError
-from cial_app.settings import Settings
+from cial_app.settings import Settings, TenantAddress
 
 
 class TestSettingsFromEnvironment:
@@ -18,6 +18,16 @@ class TestSettingsFromEnvironment:
         assert settings.cookie_secure is False
         assert settings.tenant_image == "cial-tenant:dev"
         assert settings.docker_network is None
+        assert settings.orchestrator == "docker"
+        assert settings.instance == "local"
+        assert settings.tenant_address is TenantAddress.PUBLISHED
+        assert settings.health_deadline_seconds == 30.0
+        assert settings.reconcile_interval_seconds == 5.0
+        assert (settings.tenant_memory_bytes, settings.tenant_cpus, settings.tenant_pids_limit) == (
+            256 * 1024 * 1024,
+            1.0,
+            256,
+        )
 
     def test_every_variable_is_read(self) -> None:
         settings = Settings.from_env(
@@ -37,6 +47,14 @@ class TestSettingsFromEnvironment:
                 "CIAL_DOCKER_NETWORK": "cial_default",
                 "CIAL_SSO_SECRET": "s3cret",
                 "CIAL_DEBUG": "1",
+                "CIAL_ORCHESTRATOR": "memory",
+                "CIAL_INSTANCE": "spec-1",
+                "CIAL_TENANT_ADDRESS": "network",
+                "CIAL_TENANT_HEALTH_DEADLINE_SECONDS": "12.5",
+                "CIAL_RECONCILE_INTERVAL_SECONDS": "2",
+                "CIAL_TENANT_MEMORY": "512m",
+                "CIAL_TENANT_CPUS": "0.5",
+                "CIAL_TENANT_PIDS_LIMIT": "128",
             }
         )
         assert settings == Settings(
@@ -55,6 +73,14 @@ class TestSettingsFromEnvironment:
             docker_network="cial_default",
             sso_secret="s3cret",
             debug=True,
+            orchestrator="memory",
+            instance="spec-1",
+            tenant_address=TenantAddress.NETWORK,
+            health_deadline_seconds=12.5,
+            reconcile_interval_seconds=2.0,
+            tenant_memory_bytes=512 * 1024 * 1024,
+            tenant_cpus=0.5,
+            tenant_pids_limit=128,
         )
 
     def test_an_empty_database_url_means_sqlite(self) -> None:
@@ -67,6 +93,17 @@ class TestSettingsFromEnvironment:
             ({"CIAL_APP_PORT": "70000"}, "between 1 and 65535"),
             ({"CIAL_SESSION_TTL_SECONDS": "5"}, ">= 60"),
             ({"CIAL_COOKIE_SECURE": "maybe"}, "true or false"),
+            ({"CIAL_ORCHESTRATOR": "kubernetes"}, "CIAL_ORCHESTRATOR must be one of docker, memory"),
+            ({"CIAL_TENANT_ADDRESS": "magic"}, "CIAL_TENANT_ADDRESS must be one of published, network"),
+            ({"CIAL_TENANT_ADDRESS": "network"}, "CIAL_DOCKER_NETWORK, which is not set"),
+            ({"CIAL_TENANT_MEMORY": "lots"}, "CIAL_TENANT_MEMORY: memory limit 'lots' is not a size"),
+            ({"CIAL_TENANT_MEMORY": "1m"}, "at least 16m"),
+            ({"CIAL_TENANT_CPUS": "0"}, "CIAL_TENANT_CPUS must be between 0.01 and 64"),
+            ({"CIAL_TENANT_CPUS": "nan"}, "CIAL_TENANT_CPUS must be between"),
+            ({"CIAL_TENANT_PIDS_LIMIT": "4"}, ">= 16"),
+            ({"CIAL_RECONCILE_INTERVAL_SECONDS": "0.1"}, ">= 0.5"),
+            ({"CIAL_TENANT_HEALTH_DEADLINE_SECONDS": "soon"}, "must be a number"),
+            ({"CIAL_INSTANCE": "two words"}, "CIAL_INSTANCE must be"),
         ],
     )
     def test_bad_values_are_refused_with_the_variable_named(self, env: dict[str, str], words: str) -> None:
