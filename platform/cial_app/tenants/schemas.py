@@ -10,7 +10,7 @@ from typing import Annotated
 import msgspec
 
 from cial_app.tenants import rules
-from cial_app.tenants.states import TenantState
+from cial_app.tenants.states import DesiredState, TenantState
 from cial_app.tenants.store import TenantEventRecord, TenantRecord
 
 _RESERVED = ", ".join(sorted(rules.RESERVED_SLUGS))
@@ -51,7 +51,12 @@ class TenantOut(msgspec.Struct):
     slug: str
     name: str
     state: TenantState
+    # Why it is in that state; for `error`, the cause to fix.
+    state_reason: str | None
+    # What the owner asked for; the App keeps the container there.
+    desired_state: DesiredState
     container_id: str | None
+    # The tenant's port 8080, published on 127.0.0.1 of the Docker host; changes on every start.
     container_port: int | None
     created_at: datetime
     updated_at: datetime
@@ -63,6 +68,8 @@ class TenantOut(msgspec.Struct):
             slug=tenant.slug,
             name=tenant.name,
             state=tenant.state,
+            state_reason=tenant.state_reason,
+            desired_state=tenant.desired,
             container_id=tenant.container_id,
             container_port=tenant.container_port,
             created_at=tenant.created_at,
@@ -84,3 +91,9 @@ class TenantEventOut(msgspec.Struct):
             reason=event.reason,
             created_at=event.created_at,
         )
+
+
+class TenantLogsOut(msgspec.Struct):
+    lines: list[str]
+    # Why there are no lines, when there is a reason (no container, engine unreachable).
+    note: str | None = None

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 class TenantProvisioner(Protocol):
-    """What brings a new tenant to life (the orchestrator, from L3 on).
+    """What brings a new tenant to life (`provisioning.Lifecycle`).
 
     Called once the tenant's row is committed in state `provisioning`. It must return quickly:
     the API answers the create request only after it returns, so long work belongs in a
@@ -78,4 +78,6 @@ class TenantService:
             return await self._store.transition(
                 tenant.id, TenantState.ERROR, f"provisioning could not start: {error}"
             )
-        return await self._store.by_id(tenant.id) or tenant
+        # As stored, not re-read: the answer is `provisioning` whatever the background work has
+        # done since; clients follow the state by polling.
+        return tenant

@@ -13,3 +13,17 @@ class TenantState(StrEnum):
     STOPPED = "stopped"
     ERROR = "error"
     DELETING = "deleting"
+
+
+class DesiredState(StrEnum):
+    """What the owner wants of a tenant; the reconciler brings the engine to it and keeps it there."""
+
+    RUNNING = "running"
+    STOPPED = "stopped"
+    ABSENT = "absent"  # deletion asked for: container and volume go, then the row
+
+
+# A tenant in one of these is being brought up or down by a background task.
+IN_FLIGHT = frozenset(
+    {TenantState.PROVISIONING, TenantState.STARTING, TenantState.STOPPING, TenantState.DELETING}
+)

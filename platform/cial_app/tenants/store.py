@@ -8,15 +8,15 @@ orchestrator (L3) records its progress here too.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any, Final
 
 from cial_app.db import for_update, utcnow, write_transaction
-from cial_app.errors import NotFound
-from cial_app.tenants.states import TenantState
+from cial_app.errors import Conflict, NotFound
+from cial_app.tenants.states import DesiredState, TenantState
 from cial_app.tenants.tables import Tenant, TenantEvent
 
 
@@ -26,6 +26,12 @@ class _Keep(Enum):
 
 KEEP: Final = _Keep.KEEP
 """Passed to `transition` for a field that should stay as it is."""
+
+
+class StateChanged(Conflict):
+    """The tenant left the states a write expected: someone else moved it first."""
+
+    code = "state_changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +45,8 @@ class TenantRecord:
     owner_id: uuid.UUID
     created_at: datetime
     updated_at: datetime
+    state_reason: str | None = None
+    desired: DesiredState = DesiredState.RUNNING
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +93,16 @@ class TenantStore:
             owner_id=owner_id,
             created_at=now,
             updated_at=now,
+            state_reason=reason,
+            desired=DesiredState.RUNNING,
         )
         row = Tenant(
             id=record.id,
             slug=slug,
             name=name,
             state=state.value,
+            state_reason=reason,
+            desired_state=record.desired.value,
             owner=owner_id,
             created_at=now,
             updated_at=now,
@@ -112,8 +124,11 @@ class TenantStore:
         *,
         container_id: str | _Keep | None = KEEP,
         container_port: int | _Keep | None = KEEP,
+        desired: DesiredState | _Keep = KEEP,
+        expect: Collection[TenantState] | None = None,
     ) -> TenantRecord:
-        """Move a tenant to `to_state` and log why; raises NotFound when the tenant is gone."""
+        """Move a tenant to `to_state` and log why; raises NotFound when the tenant is gone, and
+        StateChanged when `expect` is given and the tenant is in none of those states."""
         engine = Tenant._meta.db
         async with write_transaction(engine):
             current = (
@@ -123,8 +138,16 @@ class TenantStore:
             )
             if current is None:
                 raise NotFound(f"Tenant {tenant_id} does not exist.")
+            if expect is not None and TenantState(current["state"]) not in expect:
+                raise StateChanged(f"Tenant {tenant_id} is {current['state']} now; nothing was changed.")
             now = self._clock()
-            values: dict[Any, Any] = {Tenant.state: to_state.value, Tenant.updated_at: now}
+            values: dict[Any, Any] = {
+                Tenant.state: to_state.value,
+                Tenant.state_reason: reason,
+                Tenant.updated_at: now,
+            }
+            if desired is not KEEP:
+                values[Tenant.desired_state] = desired.value
             if container_id is not KEEP:
                 values[Tenant.container_id] = container_id
             if container_port is not KEEP:
@@ -143,6 +166,30 @@ class TenantStore:
         if record is None:
             raise NotFound(f"Tenant {tenant_id} does not exist.")
         return record
+
+    async def set_container(
+        self, tenant_id: uuid.UUID, container_id: str | None, container_port: int | None
+    ) -> None:
+        """Record where the tenant's container is now, its state unchanged (so no event): a
+        published port changes on every start."""
+        await (
+            Tenant.update(
+                {
+                    Tenant.container_id: container_id,
+                    Tenant.container_port: container_port,
+                    Tenant.updated_at: self._clock(),
+                }
+            )
+            .where(Tenant.id == tenant_id)
+            .run()
+        )
+
+    async def delete(self, tenant_id: uuid.UUID) -> None:
+        """Forget the tenant, its state log included: the log is the tenant's own history, shown on
+        its page, and nothing shows a deleted tenant. The App's log keeps one line of the deletion."""
+        async with write_transaction(Tenant._meta.db):
+            await TenantEvent.delete().where(TenantEvent.tenant == tenant_id).run()
+            await Tenant.delete().where(Tenant.id == tenant_id).run()
 
     async def events(self, tenant_id: uuid.UUID, *, limit: int = 50) -> list[TenantEventRecord]:
         """The tenant's most recent state changes, newest first."""
@@ -178,4 +225,6 @@ def _record(row: Mapping[str, Any]) -> TenantRecord:
         owner_id=row["owner_id"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        state_reason=row["state_reason"],
+        desired=DesiredState(row["desired_state"]),
     )

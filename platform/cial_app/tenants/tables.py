@@ -19,6 +19,11 @@ class Tenant(Table, tablename="tenants"):
     container_port = Integer(null=True, default=None)
     # A TenantState value. Not a DB enum/choices, so a new state needs no migration.
     state = Varchar(length=20)
+    # Why the tenant is in its state (an error's cause above all): the admin shows it beside the state.
+    state_reason = Text(null=True, default=None)
+    # A DesiredState value: what the owner asked for. The reconciler works from this, not from
+    # `state`, which only says where the tenant is now.
+    desired_state = Varchar(length=20, default="running")
     owner = ForeignKey(references=User, on_delete=OnDelete.restrict, db_column_name="owner_id", null=False)
     created_at = Timestamptz()
     updated_at = Timestamptz()
