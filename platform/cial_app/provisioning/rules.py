@@ -1,0 +1,73 @@
+"""Which owner action each tenant state allows: pure, so the whole table is tested in one place.
+
+An action either goes ahead, is a no-op (the tenant already is, or is becoming, what was asked:
+repeating a request changes nothing), or is refused with 409 and a message that says what to wait
+for. Deleting is never refused: an owner must always be able to get rid of a stuck tenant.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from cial_app.errors import Conflict
+from cial_app.tenants.states import TenantState
+
+
+class Verb(StrEnum):
+    START = "start"
+    STOP = "stop"
+    RESTART = "restart"
+    DELETE = "delete"
+
+
+class Verdict(StrEnum):
+    GO = "go"
+    NOOP = "noop"
+
+
+class StateForbids(Conflict):
+    code = "state_forbids"
+
+
+_S = TenantState
+_GO, _NOOP = Verdict.GO, Verdict.NOOP
+
+# verb -> state -> verdict, or the refusal's reason (completed with the slug).
+_TABLE: dict[Verb, dict[TenantState, Verdict | str]] = {
+    Verb.START: {
+        _S.PROVISIONING: "is still being provisioned; it starts by itself once its container is up",
+        _S.STARTING: _NOOP,
+        _S.RUNNING: _NOOP,
+        _S.STOPPING: "is stopping; start it again once it is stopped",
+        _S.STOPPED: _GO,
+        _S.ERROR: _GO,
+        _S.DELETING: "is being deleted",
+    },
+    Verb.STOP: {
+        _S.PROVISIONING: "is still being provisioned; stop it once it is running or in error",
+        _S.STARTING: "is starting; stop it once it is running or in error",
+        _S.RUNNING: _GO,
+        _S.STOPPING: _NOOP,
+        _S.STOPPED: _NOOP,
+        _S.ERROR: _GO,
+        _S.DELETING: "is being deleted",
+    },
+    Verb.RESTART: {
+        _S.PROVISIONING: "is still being provisioned; restart it once it is running or in error",
+        _S.STARTING: "is already starting",
+        _S.RUNNING: _GO,
+        _S.STOPPING: "is stopping; start it once it is stopped",
+        _S.STOPPED: _GO,
+        _S.ERROR: _GO,
+        _S.DELETING: "is being deleted",
+    },
+    Verb.DELETE: {state: (_NOOP if state is _S.DELETING else _GO) for state in TenantState},
+}
+
+
+def decide(verb: Verb, state: TenantState, slug: str) -> Verdict:
+    """GO or NOOP for `verb` on a tenant in `state`; raises StateForbids (409) otherwise."""
+    verdict = _TABLE[verb][state]
+    if isinstance(verdict, Verdict):
+        return verdict
+    raise StateForbids(f"Cannot {verb.value} tenant '{slug}': it {verdict}.")

@@ -1,0 +1,87 @@
+"""The provisioning runtime of one App, built from its Settings: which driver, the machine recipe,
+how a tenant's health is checked, and the start and stop of the background work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cial_app.orchestrator import MachineTemplate, Orchestrator, Reach, get_orchestrator, wait_healthy
+from cial_app.orchestrator.base import Machine
+from cial_app.provisioning.backoff import Backoff
+from cial_app.provisioning.lifecycle import HealthProbe, Lifecycle
+from cial_app.provisioning.reconcile import Reconciler
+from cial_app.settings import Settings, TenantAddress
+from cial_app.tenants.store import TenantStore
+
+# How long shutdown waits for tenant jobs to let their engine calls finish.
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Provisioning:
+    lifecycle: Lifecycle
+    reconciler: Reconciler
+
+    @property
+    def orchestrator(self) -> Orchestrator:
+        return self.lifecycle.orchestrator
+
+    async def start(self) -> None:
+        """Start the reconciler loop; its first round runs at once, in the background, so an
+        unreachable engine never holds up the App's start."""
+        self.reconciler.start()
+
+    async def aclose(self) -> None:
+        await self.reconciler.aclose()
+        await self.lifecycle.jobs.aclose(SHUTDOWN_GRACE_SECONDS)
+        await self.orchestrator.aclose()
+
+
+def build_orchestrator(settings: Settings) -> Orchestrator:
+    options: dict[str, Any] = {}
+    if settings.orchestrator == "docker":
+        options["instance"] = settings.instance
+    return get_orchestrator(settings.orchestrator, **options)
+
+
+def machine_template(settings: Settings) -> MachineTemplate:
+    return MachineTemplate(
+        image=settings.tenant_image,
+        memory_bytes=settings.tenant_memory_bytes,
+        cpus=settings.tenant_cpus,
+        pids_limit=settings.tenant_pids_limit,
+        network=settings.docker_network,
+    )
+
+
+def health_probe(settings: Settings, orchestrator: Orchestrator) -> HealthProbe:
+    reach = Reach.NETWORK if settings.tenant_address is TenantAddress.NETWORK else Reach.HOST
+
+    async def probe(machine: Machine) -> float:
+        return await wait_healthy(
+            machine, deadline=settings.health_deadline_seconds, reach=reach, orchestrator=orchestrator
+        )
+
+    return probe
+
+
+def build_provisioning(
+    settings: Settings,
+    store: TenantStore,
+    *,
+    orchestrator: Orchestrator | None = None,
+    health: HealthProbe | None = None,
+) -> Provisioning:
+    """`orchestrator` and `health` replace the driver named in settings and the HTTP health
+    check (tests run the App against an in-memory engine)."""
+    engine = orchestrator or build_orchestrator(settings)
+    lifecycle = Lifecycle(
+        store,
+        engine,
+        machine_template(settings),
+        health or health_probe(settings, engine),
+        backoff=Backoff(first=settings.reconcile_interval_seconds),
+    )
+    reconciler = Reconciler(store, lifecycle, interval=settings.reconcile_interval_seconds)
+    return Provisioning(lifecycle=lifecycle, reconciler=reconciler)
