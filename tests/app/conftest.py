@@ -1,27 +1,33 @@
-"""Fixtures for the App's fast tests: a fresh SQLite file per test, the App in-process."""
+"""Fixtures for the App's fast tests: a fresh SQLite file per test, the App in-process on the
+test's own event loop, its tenants on an in-memory engine (tests/app/fakes.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
-from cial_app.api.app import create_app
+from cial_app.api.app import create_app, services_of
+from cial_app.api.services import Services
 from cial_app.settings import Settings
 from litestar import Litestar
-from litestar.testing import AsyncTestClient
+
+from .fakes import FakeEngine
 
 OWNER = {"name": "Olivia Owner", "email": "owner@example.com", "password": "correct horse battery"}
 BASE_URL = "http://testserver.local"
 SAME_ORIGIN = {"Origin": BASE_URL, "Sec-Fetch-Site": "same-origin"}
 
-Client = AsyncTestClient[Litestar]
+Client = httpx.AsyncClient
 
 
 # Set to a postgres:// URL to run these same tests against Postgres; every test then starts
@@ -29,25 +35,100 @@ Client = AsyncTestClient[Litestar]
 POSTGRES_URL = os.environ.get("CIAL_TEST_DATABASE_URL")
 
 
+# Never the Docker driver in fast tests (an App here must not see, let alone sweep, real tenant
+# containers); rounds of the reconciler only when a test asks for them.
+TEST_SETTINGS: dict[str, Any] = {
+    "orchestrator": "memory",
+    "health_deadline_seconds": 1.0,
+    "reconcile_interval_seconds": 3600.0,
+}
+
+
 @pytest.fixture
 async def settings(tmp_path: Path) -> Settings:
     if POSTGRES_URL is None:
-        return Settings(sqlite_path=tmp_path / "app.sqlite3")
+        return Settings(sqlite_path=tmp_path / "app.sqlite3", **TEST_SETTINGS)
     connection = await asyncpg.connect(POSTGRES_URL)
     try:
         await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     finally:
         await connection.close()
-    # The test client runs the App on its own event loop; pooled connections cannot cross loops.
-    return Settings(database_url=POSTGRES_URL, database_pool=False)
+    # Some tests run the App under uvicorn in a thread; pooled connections cannot cross loops.
+    return Settings(database_url=POSTGRES_URL, database_pool=False, **TEST_SETTINGS)
+
+
+@dataclass
+class Running:
+    """One App, started (lifespan entered) on the test's event loop, and a client for it."""
+
+    app: Litestar
+    client: httpx.AsyncClient
+    engine: FakeEngine
+
+    @property
+    def services(self) -> Services:
+        return services_of(self.app)
+
+    async def settle(self) -> None:
+        """Until the App's background work on tenants is done (the test then looks at the result)."""
+        await self.services.lifecycle.jobs.wait_idle()
+
+    async def reconcile(self) -> None:
+        """One reconciler round, and the work it started."""
+        await self.services.provisioning.reconciler.tick()
+        await self.settle()
+
+
+@asynccontextmanager
+async def run_app(settings: Settings, engine: FakeEngine | None = None) -> AsyncIterator[Running]:
+    """The App on this loop: its lifespan, requests and background tasks share one event loop,
+    so a test can hold an engine call half-way and look at the App meanwhile."""
+    engine = engine or FakeEngine()
+    app = create_app(settings, orchestrator=engine, health=engine.probe)
+    async with _lifespan(app):
+        # The reconciler's first round starts with the App; let it finish before the test acts.
+        await services_of(app).provisioning.reconciler.tick()
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # Litestar's own ASGI types
+        # Redirects are part of what the admin pages promise: tests look at them, not past them.
+        async with httpx.AsyncClient(
+            transport=transport, base_url=BASE_URL, follow_redirects=False
+        ) as client:
+            yield Running(app, client, engine)
+
+
+@asynccontextmanager
+async def _lifespan(app: Litestar) -> AsyncIterator[None]:
+    """`app.lifespan()` entered and left in one task of its own: Litestar's lifespan holds an
+    anyio cancel scope, and pytest-asyncio sets a fixture up and tears it down in two tasks."""
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(hold())
+    ready = asyncio.create_task(started.wait())
+    await asyncio.wait([task, ready], return_when=asyncio.FIRST_COMPLETED)
+    if not started.is_set():
+        ready.cancel()
+        await task  # raises what the start-up raised
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[Client]:
-    async with AsyncTestClient(app=create_app(settings), base_url=BASE_URL) as client:
-        # Redirects are part of what the admin pages promise: tests look at them, not past them.
-        client.follow_redirects = False
-        yield client
+async def running(settings: Settings) -> AsyncIterator[Running]:
+    async with run_app(settings) as running:
+        yield running
+
+
+@pytest.fixture
+async def client(running: Running) -> Client:
+    return running.client
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from cial_app.settings import Settings
 from hypothesis import HealthCheck, settings
 from schemathesis import DataGenerationMethod
 
-from .conftest import OWNER, Client
+from .conftest import OWNER, TEST_SETTINGS, Client
+from .fakes import FakeEngine
 
 
 class LiveApp:
@@ -28,9 +29,12 @@ class LiveApp:
         self.socket = socket.socket()
         self.socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-        config = uvicorn.Config(
-            create_app(Settings(sqlite_path=database)), log_level="warning", lifespan="on"
+        # The tenants the fuzzer creates, stops and deletes live on an in-memory engine.
+        engine = FakeEngine()
+        app = create_app(
+            Settings(sqlite_path=database, **TEST_SETTINGS), orchestrator=engine, health=engine.probe
         )
+        config = uvicorn.Config(app, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve(sockets=[self.socket])))
 
@@ -87,6 +91,11 @@ class TestOpenApiDocument:
             "/api/auth/get-session",
             "/api/admin/tenants",
             "/api/admin/tenants/{slug}",
+            "/api/admin/tenants/{slug}/start",
+            "/api/admin/tenants/{slug}/stop",
+            "/api/admin/tenants/{slug}/restart",
+            "/api/admin/tenants/{slug}/events",
+            "/api/admin/tenants/{slug}/logs",
         ):
             assert path in paths, path
         assert not any(path.startswith("/admin") for path in paths), "HTML pages are not API"
@@ -95,7 +104,8 @@ class TestOpenApiDocument:
         schemas = (await client.get("/schema/openapi.json")).json()["components"]["schemas"]
         tenant = next(s for name, s in schemas.items() if name.endswith("TenantOut"))
         assert set(tenant["properties"]) == {
-            "id", "slug", "name", "state", "container_id", "container_port", "created_at", "updated_at"
+            "id", "slug", "name", "state", "state_reason", "desired_state", "container_id",
+            "container_port", "created_at", "updated_at",
         }  # fmt: skip
 
 

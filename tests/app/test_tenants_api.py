@@ -8,16 +8,17 @@ import uuid
 from datetime import datetime
 
 import pytest
-from cial_app.api.app import create_app
-from cial_app.settings import Settings
+from cial_app.tenants.service import TenantService
 from cial_app.tenants.states import TenantState
 from cial_app.tenants.store import TenantRecord, TenantStore
 from cial_app.tenants.tables import Tenant, TenantEvent
-from litestar.testing import AsyncTestClient
 
-from .conftest import BASE_URL, OWNER, Client
+from .conftest import Client
 
-TENANT_FIELDS = {"id", "slug", "name", "state", "container_id", "container_port", "created_at", "updated_at"}
+TENANT_FIELDS = {
+    "id", "slug", "name", "state", "state_reason", "desired_state", "container_id", "container_port",
+    "created_at", "updated_at",
+}  # fmt: skip
 
 
 async def create(client: Client, slug: str, name: str = "Acme Inc.") -> tuple[int, dict[str, object]]:
@@ -204,38 +205,34 @@ class RecordingProvisioner:
         )
 
 
+async def owner_id(client: Client) -> uuid.UUID:
+    return uuid.UUID((await client.get("/api/auth/get-session")).json()["user"]["id"])
+
+
 class TestProvisionerSeam:
-    async def test_the_provisioner_hears_of_each_new_tenant_after_it_is_stored(
-        self, settings: Settings
-    ) -> None:
+    async def test_the_provisioner_hears_of_each_new_tenant_after_it_is_stored(self, owner: Client) -> None:
         provisioner = RecordingProvisioner()
-        async with AsyncTestClient(app=create_app(settings, provisioner=provisioner), base_url=BASE_URL) as c:
-            await c.post("/api/auth/sign-up/email", json=OWNER)
-            status, body = await create(c, "acme")
-            assert status == 201
-            assert [t.slug for t in provisioner.seen] == ["acme"]
-            assert provisioner.seen[0].state is TenantState.PROVISIONING
-            # The answer reflects what the provisioner did before returning.
-            assert body["state"] == "starting"
-            assert body["container_port"] == 49153
-            events = (await c.get("/api/admin/tenants/acme/events")).json()
-            assert [(e["from_state"], e["to_state"]) for e in events] == [
-                ("provisioning", "starting"),
-                (None, "provisioning"),
-            ]
+        service = TenantService(TenantStore(), provisioner)
+        tenant = await service.create(slug="acme", name="Acme", owner_id=await owner_id(owner))
+        assert [t.slug for t in provisioner.seen] == ["acme"]
+        assert provisioner.seen[0].state is TenantState.PROVISIONING
+        # The answer is the tenant as stored, whatever the provisioner has done since.
+        assert tenant.state is TenantState.PROVISIONING
+        events = (await owner.get("/api/admin/tenants/acme/events")).json()
+        assert [(e["from_state"], e["to_state"]) for e in events] == [
+            ("provisioning", "starting"),
+            (None, "provisioning"),
+        ]
 
     async def test_a_failing_provisioner_leaves_the_tenant_in_error_with_the_reason(
-        self, settings: Settings
+        self, owner: Client
     ) -> None:
-        provisioner = RecordingProvisioner(fail=True)
-        async with AsyncTestClient(app=create_app(settings, provisioner=provisioner), base_url=BASE_URL) as c:
-            await c.post("/api/auth/sign-up/email", json=OWNER)
-            status, body = await create(c, "acme")
-            assert status == 201
-            assert body["state"] == "error"
-            last = await TenantEvent.select().order_by(TenantEvent.id, ascending=False).first()
-            assert last is not None
-            assert "engine unreachable" in last["reason"]
+        service = TenantService(TenantStore(), RecordingProvisioner(fail=True))
+        tenant = await service.create(slug="acme", name="Acme", owner_id=await owner_id(owner))
+        assert tenant.state is TenantState.ERROR
+        last = await TenantEvent.select().order_by(TenantEvent.id, ascending=False).first()
+        assert last is not None
+        assert "engine unreachable" in last["reason"]
 
     async def test_a_transition_of_a_vanished_tenant_is_not_found(self, owner: Client) -> None:
         from cial_app.errors import NotFound

@@ -7,21 +7,34 @@ from collections.abc import Mapping
 from typing import Any
 
 from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from cial_app.api.csrf import issue_form_token
-from cial_app.api.deps import AppSettings, Auth, Current, Tenants
+from cial_app.api.deps import AppSettings, Auth, Current, TenantLifecycle, Tenants
 from cial_app.auth.cookies import SESSION_COOKIE, expired_session_cookie, session_cookie
 from cial_app.auth.guards import client_address
 from cial_app.auth.service import SignedIn
-from cial_app.errors import AppError, SignUpClosed
+from cial_app.errors import AppError, InvalidInput, SignUpClosed
+from cial_app.provisioning import Lifecycle, Verb, decide
 from cial_app.settings import Settings
+from cial_app.tenants.rules import could_be_slug
+from cial_app.tenants.service import TenantService
+from cial_app.tenants.states import TenantState
 
 AnyRequest = Request[Any, Any, Any]
 HOME = "/admin"
 LOGIN = "/admin/login"
 SIGNUP = "/admin/signup"
+LOG_LINES = 60
+_DONE = {
+    Verb.START: "Starting: the page follows its state.",
+    Verb.STOP: "Stopping: its data stays in its volume.",
+    Verb.RESTART: "Restarting.",
+    Verb.DELETE: "Deletion under way: the App finishes it as soon as the engine lets it.",
+}
+_NOTHING_TO_DO = "Nothing to do: the tenant already is, or is on its way to, what was asked."
 
 
 def page(
@@ -66,6 +79,35 @@ async def form_fields(request: AnyRequest, *names: str) -> dict[str, str]:
     return {name: value if isinstance(value := form.get(name), str) else "" for name in names}
 
 
+async def tenant_page(
+    request: AnyRequest,
+    settings: Settings,
+    tenants: TenantService,
+    lifecycle: Lifecycle,
+    slug: str,
+    *,
+    status: int = 200,
+    **context: Any,
+) -> Response[Any]:
+    tenant = await tenants.get(slug)
+    return page(
+        request, settings, "tenant.html", status=status, tenant=tenant, events=await tenants.events(slug),
+        logs=await lifecycle.logs(tenant, tail=LOG_LINES), allowed=allowed_actions(tenant.state), **context,
+    )  # fmt: skip
+
+
+def allowed_actions(state: TenantState) -> set[str]:
+    """The actions worth a live button: those the state allows, no-ops included."""
+    allowed = set()
+    for verb in (Verb.START, Verb.STOP, Verb.RESTART):
+        try:
+            decide(verb, state, "")
+        except AppError:
+            continue
+        allowed.add(verb.value)
+    return allowed
+
+
 class AdminController(Controller):
     path = HOME
     include_in_schema = False
@@ -78,6 +120,7 @@ class AdminController(Controller):
         tenants: Tenants,
         settings: AppSettings,
         created: FromQuery[str | None] = None,
+        deleted: FromQuery[str | None] = None,
     ) -> Response[Any]:
         if current is None:
             return see_other(LOGIN)
@@ -85,6 +128,8 @@ class AdminController(Controller):
         notice = (
             f"Tenant '{created}' created." if created and any(t.slug == created for t in listing) else None
         )
+        if deleted and not any(t.slug == deleted for t in listing) and could_be_slug(deleted):
+            notice = f"Tenant '{deleted}' deleted, with its container and its data."
         return page(request, settings, "tenants.html", user=current.user, tenants=listing, notice=notice)
 
     @post("/tenants", status_code=303)
@@ -107,13 +152,46 @@ class AdminController(Controller):
     @get("/tenants/{slug:str}")
     async def tenant_detail(
         self, request: AnyRequest, slug: FromPath[str], current: Current, tenants: Tenants,
-        settings: AppSettings,
+        lifecycle: TenantLifecycle, settings: AppSettings, done: FromQuery[str | None] = None,
     ) -> Response[Any]:  # fmt: skip
         if current is None:
             return see_other(LOGIN)
-        tenant = await tenants.get(slug)
-        events = await tenants.events(slug)
-        return page(request, settings, "tenant.html", user=current.user, tenant=tenant, events=events)
+        notice = _NOTHING_TO_DO if done == "noop" else _DONE.get(Verb(done)) if done in set(Verb) else None
+        return await tenant_page(
+            request, settings, tenants, lifecycle, slug, user=current.user, notice=notice
+        )
+
+    @post("/tenants/{slug:str}/{verb:str}", status_code=303)
+    async def tenant_action(
+        self, request: AnyRequest, slug: FromPath[str], verb: FromPath[str], current: Current,
+        tenants: Tenants, lifecycle: TenantLifecycle, settings: AppSettings,
+    ) -> Response[Any]:  # fmt: skip
+        if current is None:
+            return see_other(LOGIN)
+        if verb not in set(Verb):
+            raise NotFoundException(f"No action named '{verb}'.")
+        action = Verb(verb)
+        values = await form_fields(request, "confirm")
+        try:
+            if action is Verb.DELETE:
+                if values["confirm"].strip() != slug:
+                    raise InvalidInput(f"Type {slug} to confirm the deletion.", field="confirm")
+                result = await lifecycle.delete(slug)
+                if result.tenant is None:
+                    return see_other(f"{HOME}?deleted={slug}")
+            else:
+                result = await {
+                    Verb.START: lifecycle.start,
+                    Verb.STOP: lifecycle.stop,
+                    Verb.RESTART: lifecycle.restart,
+                }[action](slug)
+        except AppError as error:
+            errors, form_error = refused(error)
+            return await tenant_page(
+                request, settings, tenants, lifecycle, slug, status=error.status, user=current.user,
+                values=values, errors=errors, form_error=form_error,
+            )  # fmt: skip
+        return see_other(f"{HOME}/tenants/{slug}?done={action.value if result.changed else 'noop'}")
 
     @get("/signup")
     async def signup_form(self, request: AnyRequest, auth: Auth, settings: AppSettings) -> Response[Any]:

@@ -5,13 +5,27 @@ from __future__ import annotations
 from litestar import Litestar
 
 from cial_app.api.plugin import CialPlugin
-from cial_app.api.services import build_services
+from cial_app.api.services import Services, build_services
+from cial_app.orchestrator import Orchestrator
+from cial_app.provisioning import HealthProbe
 from cial_app.settings import Settings
-from cial_app.tenants.service import TenantProvisioner
 
 
-def create_app(settings: Settings | None = None, *, provisioner: TenantProvisioner | None = None) -> Litestar:
-    """The App for `settings` (default: from the environment). `provisioner` is told about each
-    new tenant (the orchestrator, from L3 on); without one, tenants stay `provisioning`."""
-    services = build_services(settings or Settings.from_env(), provisioner)
-    return Litestar(plugins=[CialPlugin(services)])
+def create_app(
+    settings: Settings | None = None,
+    *,
+    orchestrator: Orchestrator | None = None,
+    health: HealthProbe | None = None,
+) -> Litestar:
+    """The App for `settings` (default: from the environment). `orchestrator` and `health`
+    replace the driver the settings name and the HTTP health check of tenants (tests use an
+    in-memory engine). The services are at `app.state.services`."""
+    services = build_services(settings or Settings.from_env(), orchestrator=orchestrator, health=health)
+    app = Litestar(plugins=[CialPlugin(services)])
+    app.state.services = services
+    return app
+
+
+def services_of(app: Litestar) -> Services:
+    services: Services = app.state.services
+    return services

@@ -1,5 +1,5 @@
-"""All of the App's wiring in one plugin: database lifecycle, routes, dependencies, error
-handling, CSRF, templates and the OpenAPI document."""
+"""All of the App's wiring in one plugin: database lifecycle, the provisioning runtime, routes,
+dependencies, error handling, CSRF, templates, static files and the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.plugins import InitPluginProtocol
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from cial_app import db
@@ -27,7 +28,9 @@ from cial_app.auth.controllers import AuthController
 from cial_app.auth.guards import current_session, require_owner
 from cial_app.tenants.controllers import TenantController
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "admin" / "templates"
+ADMIN = Path(__file__).resolve().parent.parent / "admin"
+TEMPLATES = ADMIN / "templates"
+STATIC = ADMIN / "static"
 
 
 @get("/", include_in_schema=False)
@@ -41,12 +44,24 @@ class CialPlugin(InitPluginProtocol):
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         services = self.services
-        app_config.route_handlers.extend([root, healthz, AuthController, TenantController, AdminController])
+        app_config.route_handlers.extend(
+            [
+                root,
+                healthz,
+                AuthController,
+                TenantController,
+                AdminController,
+                create_static_files_router(
+                    path="/admin/static", directories=[STATIC], include_in_schema=False, cache_control=None
+                ),
+            ]
+        )
         app_config.dependencies.update(
             {
                 "settings": Provide(lambda: services.settings, sync_to_thread=False),
                 "auth": Provide(lambda: services.auth, sync_to_thread=False),
                 "tenants": Provide(lambda: services.tenants, sync_to_thread=False),
+                "lifecycle": Provide(lambda: services.lifecycle, sync_to_thread=False),
                 "current": Provide(current_session),
                 "owner": Provide(require_owner, sync_to_thread=False),
             }
@@ -57,7 +72,8 @@ class CialPlugin(InitPluginProtocol):
         app_config.openapi_config = OpenAPIConfig(
             title="Cial App", version="0.1.0", description="The control plane: owner auth and tenants."
         )
-        app_config.lifespan.append(self.database)
+        # Entered in this order and left in reverse: tenant jobs end before the database closes.
+        app_config.lifespan.extend([self.database, self.provisioning])
         app_config.debug = services.settings.debug
         return app_config
 
@@ -71,3 +87,12 @@ class CialPlugin(InitPluginProtocol):
             yield
         finally:
             await db.disconnect(engine)
+
+    @asynccontextmanager
+    async def provisioning(self, app: Litestar) -> AsyncIterator[None]:
+        provisioning = self.services.provisioning
+        await provisioning.start()
+        try:
+            yield
+        finally:
+            await provisioning.aclose()

@@ -8,8 +8,10 @@ from datetime import timedelta
 from cial_app.auth.passwords import PasswordHasher
 from cial_app.auth.service import AuthService
 from cial_app.auth.throttle import FailureWindow, SignInThrottle
+from cial_app.orchestrator import Orchestrator
+from cial_app.provisioning import HealthProbe, Lifecycle, Provisioning, build_provisioning
 from cial_app.settings import Settings
-from cial_app.tenants.service import TenantProvisioner, TenantService
+from cial_app.tenants.service import TenantService
 from cial_app.tenants.store import TenantStore
 
 
@@ -19,9 +21,16 @@ class Services:
     auth: AuthService
     tenants: TenantService
     tenant_store: TenantStore
+    provisioning: Provisioning
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        return self.provisioning.lifecycle
 
 
-def build_services(settings: Settings, provisioner: TenantProvisioner | None = None) -> Services:
+def build_services(
+    settings: Settings, *, orchestrator: Orchestrator | None = None, health: HealthProbe | None = None
+) -> Services:
     throttle = SignInThrottle(
         per_email=FailureWindow(settings.signin_max_failures, settings.signin_window_seconds),
         per_client=FailureWindow(settings.signin_max_failures_per_client, settings.signin_window_seconds),
@@ -32,6 +41,11 @@ def build_services(settings: Settings, provisioner: TenantProvisioner | None = N
         session_ttl=timedelta(seconds=settings.session_ttl_seconds),
     )
     store = TenantStore()
+    provisioning = build_provisioning(settings, store, orchestrator=orchestrator, health=health)
     return Services(
-        settings=settings, auth=auth, tenants=TenantService(store, provisioner), tenant_store=store
+        settings=settings,
+        auth=auth,
+        tenants=TenantService(store, provisioning.lifecycle),
+        tenant_store=store,
+        provisioning=provisioning,
     )

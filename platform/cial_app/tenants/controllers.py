@@ -1,13 +1,35 @@
-"""The tenants API under /api/admin/tenants; every route needs the owner's session."""
+"""The tenants API under /api/admin/tenants; every route needs the owner's session.
+
+Lifecycle actions answer 202 when they set work going (follow `state` by polling the tenant),
+200 when there was nothing to do, and 409 when the tenant's state forbids the action.
+"""
 
 from __future__ import annotations
 
-from litestar import Controller, get, post
-from litestar.params import FromPath, JSONBody
+from typing import Any
 
-from cial_app.api.deps import Owner, Tenants
+from litestar import Controller, Response, delete, get, post
+from litestar.openapi import ResponseSpec
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+
+from cial_app.api.deps import Owner, TenantLifecycle, Tenants
 from cial_app.api.errors import error_responses
-from cial_app.tenants.schemas import TenantCreate, TenantEventOut, TenantOut
+from cial_app.provisioning import ActionResult
+from cial_app.tenants.schemas import TenantCreate, TenantEventOut, TenantLogsOut, TenantOut
+
+_ACTION_RESPONSES = {
+    **error_responses(401, 403, 404, 409),
+    HTTP_200_OK: ResponseSpec(
+        data_container=TenantOut, description="Nothing to do: the tenant already is, or is becoming, that"
+    ),
+}
+
+
+def _action_response(result: ActionResult) -> Response[TenantOut]:
+    assert result.tenant is not None  # only a deletion removes the tenant
+    status = HTTP_202_ACCEPTED if result.changed else HTTP_200_OK
+    return Response(TenantOut.of(result.tenant), status_code=status)
 
 
 class TenantController(Controller):
@@ -21,7 +43,7 @@ class TenantController(Controller):
     @post(
         "/",
         status_code=201,
-        summary="Create a tenant; it starts in state 'provisioning'",
+        summary="Create a tenant; it answers at once in state 'provisioning' and comes up in the background",
         responses=error_responses(400, 401, 403, 409, 415),
     )
     async def create_tenant(self, data: JSONBody[TenantCreate], tenants: Tenants, owner: Owner) -> TenantOut:
@@ -32,6 +54,64 @@ class TenantController(Controller):
     async def get_tenant(self, slug: FromPath[str], tenants: Tenants, owner: Owner) -> TenantOut:
         return TenantOut.of(await tenants.get(slug))
 
+    @delete(
+        "/{slug:str}",
+        # The usual answer is 204 (set per response below); Litestar forbids a body for a 204
+        # route, and the 202 one has one.
+        status_code=HTTP_202_ACCEPTED,
+        summary="Delete a tenant with its container and volume (its data)",
+        description=(
+            "204 once the container, the volume and the tenant are gone. 202 with the tenant in "
+            "state 'deleting' when the engine cannot remove them now: the App finishes the "
+            "deletion when it can. A second DELETE of a deleted tenant gets 404."
+        ),
+        responses={
+            **error_responses(401, 403, 404),
+            HTTP_202_ACCEPTED: ResponseSpec(data_container=TenantOut, description="Deletion under way"),
+            HTTP_204_NO_CONTENT: ResponseSpec(data_container=None, description="Deleted, data included"),
+        },
+    )
+    async def delete_tenant(
+        self, slug: FromPath[str], lifecycle: TenantLifecycle, owner: Owner
+    ) -> Response[Any]:
+        result = await lifecycle.delete(slug)
+        if result.tenant is None:
+            return Response(None, status_code=HTTP_204_NO_CONTENT)
+        return Response(TenantOut.of(result.tenant), status_code=HTTP_202_ACCEPTED)
+
+    @post(
+        "/{slug:str}/start",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Start a stopped tenant, or retry one in error",
+        responses=_ACTION_RESPONSES,
+    )
+    async def start_tenant(
+        self, slug: FromPath[str], lifecycle: TenantLifecycle, owner: Owner
+    ) -> Response[TenantOut]:
+        return _action_response(await lifecycle.start(slug))
+
+    @post(
+        "/{slug:str}/stop",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Stop a tenant; its data stays in its volume",
+        responses=_ACTION_RESPONSES,
+    )
+    async def stop_tenant(
+        self, slug: FromPath[str], lifecycle: TenantLifecycle, owner: Owner
+    ) -> Response[TenantOut]:
+        return _action_response(await lifecycle.stop(slug))
+
+    @post(
+        "/{slug:str}/restart",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Stop a tenant's container and start it again",
+        responses=_ACTION_RESPONSES,
+    )
+    async def restart_tenant(
+        self, slug: FromPath[str], lifecycle: TenantLifecycle, owner: Owner
+    ) -> Response[TenantOut]:
+        return _action_response(await lifecycle.restart(slug))
+
     @get(
         "/{slug:str}/events",
         summary="The tenant's recent state changes, newest first",
@@ -41,3 +121,19 @@ class TenantController(Controller):
         self, slug: FromPath[str], tenants: Tenants, owner: Owner
     ) -> list[TenantEventOut]:
         return [TenantEventOut.of(e) for e in await tenants.events(slug)]
+
+    @get(
+        "/{slug:str}/logs",
+        summary="The last lines its container wrote (stdout and stderr)",
+        responses=error_responses(400, 401, 404),
+    )
+    async def tenant_logs(
+        self,
+        slug: FromPath[str],
+        tenants: Tenants,
+        lifecycle: TenantLifecycle,
+        owner: Owner,
+        tail: FromQuery[int] = 100,
+    ) -> TenantLogsOut:
+        logs = await lifecycle.logs(await tenants.get(slug), tail=max(1, min(tail, 1000)))
+        return TenantLogsOut(lines=logs.lines, note=logs.note)

@@ -1,0 +1,166 @@
+// Keeps the admin pages in step with the App without a reload. Progressive enhancement only: every
+// page is complete without JavaScript, and a manual reload shows the same thing.
+//
+// The tenant list polls GET /api/admin/tenants and updates each row's state and port in place.
+// A tenant's page polls its tenant and reloads itself when the tenant changed, so its actions,
+// events and log lines are the server's own (unless the owner is typing in a form).
+(function () {
+  "use strict";
+
+  var BUSY = ["provisioning", "starting", "stopping", "deleting"];
+  var FAST = 1000; // while something is on its way
+  var SLOW = 4000; // while nothing is
+  var HIDDEN = 15000; // while the tab is in the background
+
+  function later(fn, busy) {
+    window.setTimeout(fn, document.hidden ? HIDDEN : busy ? FAST : SLOW);
+  }
+
+  function getJson(url) {
+    return fetch(url, {
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+      cache: "no-store",
+    }).then(function (response) {
+      if (!response.ok) {
+        throw new Error("HTTP " + response.status);
+      }
+      return response.json();
+    });
+  }
+
+  function badge(state) {
+    var span = document.createElement("span");
+    span.className = "state state-" + state;
+    span.textContent = state;
+    return span;
+  }
+
+  function portCell(cell, port) {
+    cell.replaceChildren();
+    if (port) {
+      var link = document.createElement("a");
+      link.href = "http://127.0.0.1:" + port + "/";
+      link.textContent = String(port);
+      cell.appendChild(link);
+    } else {
+      var none = document.createElement("span");
+      none.className = "muted";
+      none.textContent = "—";
+      cell.appendChild(none);
+    }
+  }
+
+  function stateCell(cell, tenant) {
+    cell.replaceChildren(badge(tenant.state));
+    if (tenant.state === "error" && tenant.state_reason) {
+      var reason = document.createElement("p");
+      reason.className = "reason";
+      reason.textContent = tenant.state_reason;
+      cell.appendChild(reason);
+    }
+  }
+
+  function newRow(tenant) {
+    var row = document.createElement("tr");
+    row.dataset.slug = tenant.slug;
+    var slug = document.createElement("td");
+    var link = document.createElement("a");
+    link.href = "/admin/tenants/" + encodeURIComponent(tenant.slug);
+    link.textContent = tenant.slug;
+    slug.appendChild(link);
+    var name = document.createElement("td");
+    name.textContent = tenant.name;
+    var state = document.createElement("td");
+    state.className = "state-cell";
+    var port = document.createElement("td");
+    port.className = "port";
+    var created = document.createElement("td");
+    created.textContent = tenant.created_at.slice(0, 16).replace("T", " ") + " UTC";
+    row.append(slug, name, state, port, created);
+    return row;
+  }
+
+  function followList(table) {
+    var body = table.tBodies[0];
+    var empty = document.getElementById("no-tenants");
+    function tick() {
+      getJson(table.dataset.poll)
+        .then(function (tenants) {
+          var rows = {};
+          body.querySelectorAll("tr[data-slug]").forEach(function (row) {
+            rows[row.dataset.slug] = row;
+          });
+          var busy = false;
+          tenants.forEach(function (tenant) {
+            var row = rows[tenant.slug];
+            delete rows[tenant.slug];
+            if (!row) {
+              row = newRow(tenant);
+              body.appendChild(row);
+            }
+            if (row.dataset.state !== tenant.state || row.dataset.port !== String(tenant.container_port)) {
+              stateCell(row.querySelector(".state-cell"), tenant);
+              portCell(row.querySelector(".port"), tenant.container_port);
+              row.dataset.state = tenant.state;
+              row.dataset.port = String(tenant.container_port);
+            }
+            busy = busy || BUSY.indexOf(tenant.state) >= 0;
+          });
+          Object.keys(rows).forEach(function (slug) {
+            rows[slug].remove(); // deleted meanwhile
+          });
+          table.hidden = tenants.length === 0;
+          if (empty) {
+            empty.hidden = tenants.length !== 0;
+          }
+          later(tick, busy);
+        })
+        .catch(function () {
+          later(tick, false); // signed out, or the App restarting: keep the last view, try again
+        });
+    }
+    later(tick, true);
+  }
+
+  function typing() {
+    var active = document.activeElement;
+    if (active && active.tagName === "INPUT" && active.type !== "hidden") {
+      return true;
+    }
+    return Array.prototype.some.call(document.querySelectorAll("input[type=text]"), function (input) {
+      return input.value !== "";
+    });
+  }
+
+  function followTenant(card) {
+    var shown = card.dataset.updated;
+    function tick() {
+      getJson(card.dataset.poll)
+        .then(function (tenant) {
+          if (Date.parse(tenant.updated_at) !== Date.parse(shown) && !typing()) {
+            window.location.reload();
+            return;
+          }
+          later(tick, BUSY.indexOf(tenant.state) >= 0);
+        })
+        .catch(function (error) {
+          if (String(error.message) === "HTTP 404") {
+            window.location.assign("/admin"); // deleted
+            return;
+          }
+          later(tick, false);
+        });
+    }
+    later(tick, BUSY.indexOf(card.dataset.state) >= 0);
+  }
+
+  var list = document.querySelector("table#tenants[data-poll]");
+  if (list) {
+    followList(list);
+  }
+  var card = document.querySelector("#tenant[data-poll]");
+  if (card) {
+    followTenant(card);
+  }
+})();
