@@ -128,7 +128,7 @@ class TenantContainer(DockerContainer):
         return [Process(**entry) for entry in json.loads(output)]
 
     def process(self, name: str) -> Process:
-        """A forked Core service by its process name, or an interpreter by the module it runs."""
+        """A service by the name it gives its process, or the supervisor by its module."""
         matches = [
             p
             for p in self.processes()
@@ -321,8 +321,8 @@ class TestBoundary:
         assert tenant.process("edge").uid == 1000
         assert tenant.process("core-back").uid == 1000
         assert tenant.process("core-front").uid == 1000
-        assert tenant.process("cial_platform.back").uid == 1001
-        assert tenant.process("cial_platform.front").uid == 1001
+        assert tenant.process("platform-front").uid == 1001
+        assert tenant.process("platform-back").uid == 1001
         assert tenant.process("cial_core.supervisor").uid == 0
 
     def test_pid_1_is_tini_running_the_supervisor(self, tenant: TenantContainer) -> None:
@@ -384,9 +384,16 @@ class TestSupervision:
         for name in ("edge", "core-back", "core-front", "platform-back", "platform-front", "supervisor"):
             assert any(line.startswith(f"{name} ") and " | " in line for line in lines), name
 
-    @pytest.mark.parametrize("service", ["core-back", "cial_platform.front"])
+    @pytest.mark.parametrize(
+        ("service", "logged"),
+        [
+            ("core-back", "core-back died (signal SIGKILL); stopping the others"),
+            ("platform-front", "platform-front died (signal SIGKILL); stopping the others"),
+            ("platform-back", "platform-back died (signal SIGKILL); stopping platform-front too"),
+        ],
+    )
     def test_killing_one_service_makes_the_container_exit_non_zero(
-        self, fresh: list[TenantContainer], service: str
+        self, fresh: list[TenantContainer], service: str, logged: str
     ) -> None:
         container = start(fresh, TenantContainer())
         victim = container.process(service)
@@ -397,7 +404,7 @@ class TestSupervision:
             what=f"the container to exit after {service} was killed",
         )
         assert state["ExitCode"] != 0
-        assert "died (signal SIGKILL); stopping the others" in container.logs()
+        assert logged in container.logs()
 
     def test_with_a_restart_policy_docker_brings_the_tenant_back(self, fresh: list[TenantContainer]) -> None:
         container = start(fresh, TenantContainer(restart_policy={"Name": "on-failure"}))

@@ -50,55 +50,54 @@ class Service:
     argv: tuple[str, ...] = ()
     entry: str | None = None
     cwd: str = "/"
+    # Names of further services the process runs itself, each with its own output stream on
+    # file descriptors 3, 4, ... (the platform front forks the platform back).
+    extra_outputs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if bool(self.argv) == (self.entry is not None):
             raise ValueError(f"service {self.name!r} needs exactly one of argv and entry")
 
 
-def _identity(user: str, port: int) -> dict[str, str]:
-    return {"HOME": f"/home/{user}", "USER": user, "LOGNAME": user, "PORT": str(port)}
+def _identity(user: str) -> dict[str, str]:
+    return {"HOME": f"/home/{user}", "USER": user, "LOGNAME": user}
 
 
-def core_environment(environ: Mapping[str, str], *, port: int) -> dict[str, str]:
+def core_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """Core runs trusted code and is meant to hold the tenant's secrets: it gets the whole environment."""
-    return {**environ, "PATH": environ.get("PATH", DEFAULT_PATH), **_identity(CORE_USER, port)}
+    return {**environ, "PATH": environ.get("PATH", DEFAULT_PATH), **_identity(CORE_USER)}
 
 
-def agent_environment(environ: Mapping[str, str], *, port: int) -> dict[str, str]:
-    """Only the allow-list, plus the identity of ``agent`` and the port it serves on."""
+def agent_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """Only the allow-list, plus the identity of ``agent``. (Ports are fixed, not configured.)"""
     kept = {key: value for key, value in environ.items() if key in AGENT_PASSTHROUGH}
-    return {"PATH": DEFAULT_PATH, **kept, **_identity(AGENT_USER, port)}
+    return {"PATH": DEFAULT_PATH, **kept, **_identity(AGENT_USER)}
 
 
 def tenant_services(environ: Mapping[str, str]) -> list[Service]:
-    """The tenant's processes, in start order (they start together; order only shapes the log)."""
+    """The tenant's processes, in start order."""
 
     # Core's services are functions forked from the supervisor, which runs Core's own interpreter:
-    # the three share one copy of Litestar, uvicorn and httpx in memory. The platform's run their
-    # own interpreter from their own virtualenv, so they are executed instead (and share nothing).
-    def core(name: str, entry: str, port: int) -> Service:
-        return Service(
-            name=name,
-            entry=entry,
-            user=CORE_USER,
-            env=core_environment(environ, port=port),
-            cwd=CORE_HOME,
-        )
+    # they share one copy of uvicorn (and back and front one of Litestar) in memory. The platform
+    # runs its own interpreter from its own virtualenv, so it is executed (and shares nothing).
+    def core(name: str, entry: str) -> Service:
+        return Service(name=name, entry=entry, user=CORE_USER, env=core_environment(environ), cwd=CORE_HOME)
 
-    def platform(name: str, module: str, port: int) -> Service:
-        return Service(
-            name=name,
-            argv=(PLATFORM_PYTHON, *PYTHON_FLAGS, "-m", module),
-            user=AGENT_USER,
-            env=agent_environment(environ, port=port),
-            cwd=PLATFORM_HOME,
-        )
-
+    # The platform is one program from its own interpreter: platform front, which forks platform
+    # back (they share their imports that way; see cial_platform.launch). The back's output has
+    # a stream of its own. It starts first: the first page a visitor asks for (/) is the front's,
+    # and on a small machine the start-up CPU should go where that first request waits.
+    platform = Service(
+        name="platform-front",
+        argv=(PLATFORM_PYTHON, *PYTHON_FLAGS, "-m", "cial_platform"),
+        user=AGENT_USER,
+        env=agent_environment(environ),
+        cwd=PLATFORM_HOME,
+        extra_outputs=("platform-back",),
+    )
     return [
-        core("edge", "cial_core.edge:prepare", EDGE_PORT),
-        core("core-back", "cial_core.back.app:prepare", CORE_BACK_PORT),
-        core("core-front", "cial_core.front.app:prepare", CORE_FRONT_PORT),
-        platform("platform-back", "cial_platform.back", PLATFORM_BACK_PORT),
-        platform("platform-front", "cial_platform.front", PLATFORM_FRONT_PORT),
+        platform,
+        core("edge", "cial_core.edge:prepare"),
+        core("core-back", "cial_core.back.app:prepare"),
+        core("core-front", "cial_core.front.app:prepare"),
     ]

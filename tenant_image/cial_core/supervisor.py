@@ -16,6 +16,7 @@ waits for signals, and staying synchronous keeps the pre-fork state free of thre
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gc
 import importlib
 import os
@@ -38,6 +39,7 @@ POLL_SECONDS = 1.0
 # While a child is known to be on its way out (its output closed), look again soon.
 SHORT_POLL_SECONDS = 0.05
 READ_CHUNK = 65536
+HIGH_FD = 100  # where a child's output pipes wait while its descriptors are renumbered
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 EXIT_SERVICE_DIED = 1
 EXIT_MISCONFIGURED = 2
@@ -74,13 +76,25 @@ class _Plan:
 
 
 @dataclass(slots=True)
+class _Stream:
+    """One output pipe of a child, relayed line by line under ``name``."""
+
+    name: str
+    fd: int
+    pending: bytearray = field(default_factory=bytearray)
+    closed: bool = False
+
+
+@dataclass(slots=True)
 class _Child:
     service: Service
     pid: int
-    output: int
-    pending: bytearray = field(default_factory=bytearray)
-    output_closed: bool = False
+    streams: list[_Stream]
     returncode: int | None = None
+
+    @property
+    def output_closed(self) -> bool:
+        return self.streams[0].closed
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -136,11 +150,11 @@ def _describe(returncode: int) -> str:
     return f"exit code {returncode}"
 
 
-def _become(plan: _Plan, output: int) -> NoReturn:
+def _become(plan: _Plan, outputs: Sequence[int]) -> NoReturn:
     """In the forked child: turn into the service. Never returns into the supervisor's code."""
     code = 1
     try:
-        code = _run_child(plan, output)
+        code = _run_child(plan, outputs)
     except SystemExit as exit_request:
         code = exit_request.code if isinstance(exit_request.code, int) else int(exit_request.code is not None)
     except BaseException:  # whatever it was, the child must end here
@@ -153,15 +167,20 @@ def _become(plan: _Plan, output: int) -> NoReturn:
         os._exit(code)
 
 
-def _run_child(plan: _Plan, output: int) -> int:
+def _run_child(plan: _Plan, outputs: Sequence[int]) -> int:
     service = plan.service
     os.setsid()
+    # The main output becomes stdout and stderr; further ones (``extra_outputs``) become 3, 4, ...
+    # Moved out of the way first, so that no dup2 overwrites one still to be placed.
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD, HIGH_FD) for fd in outputs]
     stdin = os.open(os.devnull, os.O_RDONLY)
     os.dup2(stdin, 0)
-    os.dup2(output, 1)
-    os.dup2(output, 2)
+    os.dup2(high[0], 1)
+    os.dup2(high[0], 2)
+    for number, fd in enumerate(high[1:], start=3):
+        os.dup2(fd, number)
     # Nothing of the supervisor's leaks: not the other children's pipes, not its signal pipe.
-    os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+    os.closerange(3 + len(high) - 1, os.sysconf("SC_OPEN_MAX"))
     # Fresh streams on the new descriptors, whatever the parent had made of sys.stdout.
     sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115
@@ -198,48 +217,58 @@ def _execute(service: Service) -> int:
 
 
 def _spawn(plan: _Plan) -> _Child:
-    read_end, write_end = os.pipe()
+    if plan.target is not None:
+        # Whatever the supervisor has imported is shared with the forked child; freezing it keeps
+        # the child's garbage collector from touching (and so copying) those pages.
+        gc.collect()
+        gc.freeze()
+    names = (plan.service.name, *plan.service.extra_outputs)
+    pipes = [os.pipe() for _ in names]
     try:
         pid = os.fork()
     except OSError:
-        os.close(read_end)
-        os.close(write_end)
+        for pipe in pipes:
+            os.close(pipe[0])
+            os.close(pipe[1])
         raise
     if pid == 0:
-        _become(plan, write_end)
-    os.close(write_end)
-    os.set_blocking(read_end, False)
-    return _Child(plan.service, pid, read_end)
+        _become(plan, [write_end for _, write_end in pipes])
+    streams = []
+    for name, (read_end, write_end) in zip(names, pipes, strict=True):
+        os.close(write_end)
+        os.set_blocking(read_end, False)
+        streams.append(_Stream(name, read_end))
+    return _Child(plan.service, pid, streams)
 
 
-def _relay(child: _Child, selector: selectors.BaseSelector, log: _Log) -> bool:
-    """Pass on what the child has written; False once nothing more is to be read right now."""
+def _relay(stream: _Stream, selector: selectors.BaseSelector, log: _Log) -> bool:
+    """Pass on what was written to ``stream``; False once nothing more is to be read right now."""
     try:
-        data = os.read(child.output, READ_CHUNK)
+        data = os.read(stream.fd, READ_CHUNK)
     except BlockingIOError:
         return False
     if not data:
-        _close_output(child, selector, log)
+        _close(stream, selector, log)
         return False
-    child.pending += data
-    *lines, rest = child.pending.split(b"\n")
+    stream.pending += data
+    *lines, rest = stream.pending.split(b"\n")
     for line in lines:
-        log.line(child.service.name, line)
-    child.pending = bytearray(rest)
-    if len(child.pending) >= READ_CHUNK:
+        log.line(stream.name, line)
+    stream.pending = bytearray(rest)
+    if len(stream.pending) >= READ_CHUNK:
         # A line longer than a chunk is passed on in pieces rather than held without bound.
-        log.line(child.service.name, bytes(child.pending))
-        child.pending.clear()
+        log.line(stream.name, bytes(stream.pending))
+        stream.pending.clear()
     return True
 
 
-def _close_output(child: _Child, selector: selectors.BaseSelector, log: _Log) -> None:
-    if child.pending:
-        log.line(child.service.name, bytes(child.pending))
-        child.pending.clear()
-    selector.unregister(child.output)
-    os.close(child.output)
-    child.output_closed = True
+def _close(stream: _Stream, selector: selectors.BaseSelector, log: _Log) -> None:
+    if stream.pending:
+        log.line(stream.name, bytes(stream.pending))
+        stream.pending.clear()
+    selector.unregister(stream.fd)
+    os.close(stream.fd)
+    stream.closed = True
 
 
 def _stop_requested(stop_fd: int) -> bool:
@@ -258,7 +287,7 @@ def _stop_all(children: Sequence[_Child], selector: selectors.BaseSelector, log:
     deadline = time.monotonic() + grace
     while running and time.monotonic() < deadline:
         for key, _ in selector.select(min(SHORT_POLL_SECONDS, max(0.0, deadline - time.monotonic()))):
-            if isinstance(key.data, _Child):
+            if isinstance(key.data, _Stream):
                 _relay(key.data, selector, log)
         running = [child for child in running if child.poll() is None]
     for child in running:
@@ -266,12 +295,12 @@ def _stop_all(children: Sequence[_Child], selector: selectors.BaseSelector, log:
         child.signal(signal.SIGKILL)
     for child in children:
         child.wait()
-        if not child.output_closed:
+        for stream in child.streams:
             # Whatever it wrote before it ended; a descendant keeping the pipe open is not waited for.
-            while _relay(child, selector, log):
+            while not stream.closed and _relay(stream, selector, log):
                 pass
-            if not child.output_closed:
-                _close_output(child, selector, log)
+            if not stream.closed:
+                _close(stream, selector, log)
 
 
 def supervise(
@@ -287,37 +316,33 @@ def supervise(
     ``signal.set_wakeup_fd`` writes): SIGTERM or SIGINT, or end of file, means stop; any other
     byte (SIGCHLD) only wakes the loop up.
     """
-    log = _Log(out, [service.name for service in services])
-    try:
-        plans = [_plan(service) for service in services]
-    except StartError as error:
-        log.say(str(error))
-        return EXIT_MISCONFIGURED
-    # Whatever is imported now is shared with the forked children; freezing it keeps the
-    # children's garbage collector from touching (and so copying) those pages.
-    gc.collect()
-    gc.freeze()
-
+    log = _Log(out, [name for service in services for name in (service.name, *service.extra_outputs)])
     children: list[_Child] = []
     with selectors.DefaultSelector() as selector:
         selector.register(stop_fd, selectors.EVENT_READ, None)
-        for plan in plans:
+        # One after the other, each prepared right before its fork: the first services are
+        # already starting while the supervisor still imports what the later ones need.
+        for service in services:
             try:
-                child = _spawn(plan)
+                child = _spawn(_plan(service))
+            except StartError as error:
+                log.say(f"{error}; stopping the others")
+                _stop_all(children, selector, log, grace)
+                return EXIT_MISCONFIGURED
             except OSError as error:
-                log.say(f"cannot start {plan.service.name}: {error}; stopping the others")
+                log.say(f"cannot start {service.name}: {error}; stopping the others")
                 _stop_all(children, selector, log, grace)
                 return EXIT_SERVICE_DIED
             children.append(child)
-            selector.register(child.output, selectors.EVENT_READ, child)
-            user = plan.service.user or "the supervisor's user"
-            log.say(f"started {plan.service.name} (pid {child.pid}) as {user}")
+            for stream in child.streams:
+                selector.register(stream.fd, selectors.EVENT_READ, stream)
+            log.say(f"started {service.name} (pid {child.pid}) as {service.user or 'the supervisor user'}")
 
         code: int | None = None
         while code is None:
             closing = any(child.output_closed and child.returncode is None for child in children)
             for key, _ in selector.select(SHORT_POLL_SECONDS if closing else POLL_SECONDS):
-                if isinstance(key.data, _Child):
+                if isinstance(key.data, _Stream):
                     _relay(key.data, selector, log)
                 elif _stop_requested(stop_fd):
                     log.say("stop requested; stopping services")

@@ -46,13 +46,16 @@ def create_litestar(
     )
 
 
-def run(app: Litestar, *, default_port: int) -> None:
-    """Serve ``app`` on 127.0.0.1 (only the edge is reachable from outside) until SIGTERM."""
+def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+
+
+def server(app: Litestar, *, port: int) -> uvicorn.Server:
+    """A uvicorn server for ``app`` on 127.0.0.1 (only the edge is reachable from outside)."""
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
-        port=int(os.environ.get("PORT", default_port)),
+        port=port,
         loop="asyncio",
         http="h11",
         ws="auto",
@@ -61,6 +64,14 @@ def run(app: Litestar, *, default_port: int) -> None:
         # The edge logs requests (without query strings); a second log here would only repeat them.
         access_log=False,
         server_header=False,
+        # Open WebSockets must not hold a stop past the supervisor's grace period.
         timeout_graceful_shutdown=1,
     )
-    uvicorn.Server(config).run()
+    config.load()  # imports the protocol classes now: before a fork, they are then shared
+    return uvicorn.Server(config)
+
+
+def run(app: Litestar, *, port: int) -> None:
+    """Serve ``app`` alone until SIGTERM (``python -m cial_platform.front``, for development)."""
+    configure_logging()
+    server(app, port=port).run()

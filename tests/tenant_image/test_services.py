@@ -27,7 +27,7 @@ CONTAINER_ENV = {
 
 class TestAgentEnvironment:
     def test_keeps_only_the_allow_list_and_its_own_identity(self) -> None:
-        env = agent_environment(CONTAINER_ENV, port=3000)
+        env = agent_environment(CONTAINER_ENV)
         assert env == {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
@@ -35,35 +35,37 @@ class TestAgentEnvironment:
             "HOME": "/home/agent",
             "USER": "agent",
             "LOGNAME": "agent",
-            "PORT": "3000",
         }
 
     def test_no_cial_secret_reaches_agent(self) -> None:
-        env = agent_environment({**CONTAINER_ENV, "CIAL_ANYTHING_NEW": "x"}, port=3001)
+        env = agent_environment({**CONTAINER_ENV, "CIAL_ANYTHING_NEW": "x"})
         assert not [key for key in env if key.startswith("CIAL_")]
         assert "secret-for-core" not in env.values()
 
     def test_gets_a_path_even_when_the_container_has_none(self) -> None:
-        assert agent_environment({}, port=3000)["PATH"].startswith("/usr/local/sbin:")
+        assert agent_environment({})["PATH"].startswith("/usr/local/sbin:")
 
 
 class TestCoreEnvironment:
     def test_keeps_the_container_environment_with_cials_identity(self) -> None:
-        env = core_environment(CONTAINER_ENV, port=4000)
+        env = core_environment(CONTAINER_ENV)
         assert env["CIAL_SSO_KEY"] == "secret-for-core"
-        assert (env["HOME"], env["USER"], env["PORT"]) == ("/home/cial", "cial", "4000")
+        assert (env["HOME"], env["USER"]) == ("/home/cial", "cial")
 
 
 class TestTenantServices:
-    def test_five_services_each_as_its_user(self) -> None:
+    def test_each_service_runs_as_its_user(self) -> None:
         services = {service.name: service for service in tenant_services(CONTAINER_ENV)}
         assert {name: service.user for name, service in services.items()} == {
             "edge": CORE_USER,
             "core-back": CORE_USER,
             "core-front": CORE_USER,
-            "platform-back": AGENT_USER,
             "platform-front": AGENT_USER,
         }
+        assert services["platform-front"].extra_outputs == ("platform-back",)
+
+    def test_the_platform_front_starts_first(self) -> None:
+        assert tenant_services(CONTAINER_ENV)[0].name == "platform-front"
 
     def test_core_runs_forked_functions_and_the_platform_its_own_interpreter(self) -> None:
         for service in tenant_services(CONTAINER_ENV):
@@ -74,6 +76,7 @@ class TestTenantServices:
             else:
                 assert service.entry is None
                 assert service.argv[0] == PLATFORM_PYTHON
+                assert service.argv[-1] == "cial_platform"
 
     def test_a_service_needs_exactly_one_way_to_run(self) -> None:
         with pytest.raises(ValueError, match="exactly one"):
@@ -84,7 +87,7 @@ class TestTenantServices:
     def test_agent_services_run_platform_code_with_the_filtered_environment(self) -> None:
         for service in tenant_services(CONTAINER_ENV):
             if service.user == AGENT_USER:
-                assert service.argv[-1].startswith("cial_platform.")
+                assert service.argv[-1] == "cial_platform"
                 assert "CIAL_SSO_KEY" not in service.env
                 assert service.cwd == "/opt/cial-platform"
 

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import ast
-import io
 import os
 import signal
 import sys
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 
 import pytest
 from cial_core.services import Service
-from cial_core.supervisor import supervise
+
+from tests.tenant_image.supervising import Run, start
 
 SLEEPER = "import time; print('ready', flush=True); time.sleep(60)"
 
@@ -25,64 +22,6 @@ def program(name: str, code: str, env: dict[str, str] | None = None) -> Service:
 
 def function(name: str, entry: str, env: dict[str, str] | None = None) -> Service:
     return Service(name=name, entry=f"tests.tenant_image.children:{entry}", user=None, env=env or {}, cwd="/")
-
-
-@dataclass
-class Run:
-    """``supervise`` running in a thread, with its output and a way to ask it to stop."""
-
-    services: Sequence[Service]
-    grace: float = 2.0
-    out: io.BytesIO = field(default_factory=io.BytesIO)
-    code: int | None = None
-
-    def __post_init__(self) -> None:
-        self._stop_read, self._stop_write = os.pipe()
-        os.set_blocking(self._stop_read, False)
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        self.code = supervise(self.services, out=self.out, stop_fd=self._stop_read, grace=self.grace)
-
-    @property
-    def text(self) -> str:
-        return self.out.getvalue().decode()
-
-    def until_output(self, text: str, within: float = 10.0) -> None:
-        deadline = time.monotonic() + within
-        while text not in self.text:
-            assert time.monotonic() < deadline, f"no {text!r} in output:\n{self.text}"
-            time.sleep(0.02)
-
-    def stop(self, signum: int = signal.SIGTERM) -> None:
-        os.write(self._stop_write, bytes([signum]))
-
-    def result(self, within: float = 10.0) -> int:
-        self._thread.join(within)
-        assert self.code is not None, f"supervise did not return within {within}s:\n{self.text}"
-        return self.code
-
-    def close(self) -> None:
-        if self._thread.is_alive():
-            self.stop()
-            self._thread.join(10)
-        os.close(self._stop_read)
-        os.close(self._stop_write)
-
-
-@pytest.fixture
-def running() -> Iterator[list[Run]]:
-    runs: list[Run] = []
-    yield runs
-    for run in runs:
-        run.close()
-
-
-def start(runs: list[Run], services: Sequence[Service], grace: float = 2.0) -> Run:
-    run = Run(services, grace)
-    runs.append(run)
-    return run
 
 
 def gone(pid: int) -> bool:
@@ -115,6 +54,37 @@ class TestOutput:
         run = start(running, [program("tail", "import sys; sys.stdout.write('no newline'); sys.exit(0)")])
         assert run.result() != 0
         assert "tail       | no newline" in run.text.splitlines()
+
+    def test_extra_outputs_of_a_program_are_relayed_under_their_own_names(self, running: list[Run]) -> None:
+        code = "import os, time; print('main'); os.write(3, b'from three\\n'); os.write(4, b'from four\\n')"
+        code += "; time.sleep(60)"
+        service = Service(
+            name="multi",
+            argv=(sys.executable, "-u", "-c", code),
+            user=None,
+            env={},
+            extra_outputs=("second", "third"),
+        )
+        run = start(running, [service])
+        run.until_output("from four")
+        run.until_output("main")
+        run.stop()
+        assert run.result() == 0
+        lines = run.text.splitlines()
+        assert "multi      | main" in lines
+        assert "second     | from three" in lines
+        assert "third      | from four" in lines
+
+    def test_a_program_without_extra_outputs_gets_no_descriptor_3(self, running: list[Run]) -> None:
+        code = (
+            "import os, time\ntry:\n    os.fstat(3); print('fd 3 open')\n"
+            "except OSError:\n    print('fd 3 closed')\ntime.sleep(60)"
+        )
+        run = start(running, [program("plain", code)])
+        run.until_output("fd 3")
+        run.stop()
+        run.result()
+        assert "plain      | fd 3 closed" in run.text
 
     @pytest.mark.parametrize("kind", ["program", "function"])
     def test_a_child_gets_exactly_the_environment_of_its_service(self, running: list[Run], kind: str) -> None:
@@ -179,22 +149,23 @@ class TestChildDeath:
         assert "broken     | cannot execute /nonexistent/py" in run.text
         assert "broken died (exit code 127)" in run.text
 
-    def test_an_entry_that_returns_nothing_to_run_starts_nothing(self, running: list[Run]) -> None:
-        run = start(running, [program("first", SLEEPER), function("empty", "returns_nothing_to_run")])
+    @pytest.mark.parametrize(
+        ("broken", "reason"),
+        [
+            (function("broken", "returns_nothing_to_run"), "returned None, not something to run"),
+            (function("broken", "no_such_function"), "cannot load tests.tenant_image.children:no_such_"),
+            (Service(name="broken", argv=("/bin/true",), user="no-such-user-here", env={}), "no user"),
+        ],
+    )
+    def test_a_service_that_cannot_be_prepared_stops_those_already_started(
+        self, running: list[Run], broken: Service, reason: str
+    ) -> None:
+        run = start(running, [function("first", "print_pid_and_wait"), broken])
         assert run.result() == 2
-        assert "returned None, not something to run" in run.text
-        assert "started" not in run.text
-
-    def test_an_entry_that_cannot_be_loaded_starts_nothing(self, running: list[Run]) -> None:
-        run = start(running, [program("first", SLEEPER), function("missing", "no_such_function")])
-        assert run.result() == 2
-        assert "cannot load tests.tenant_image.children:no_such_function" in run.text
-        assert "started" not in run.text
-
-    def test_an_unknown_user_starts_nothing(self, running: list[Run]) -> None:
-        run = start(running, [Service(name="who", argv=("/bin/true",), user="no-such-user-here", env={})])
-        assert run.result() == 2
-        assert "no user 'no-such-user-here'" in run.text
+        assert reason in run.text
+        assert "started broken" not in run.text
+        first_pid = int(run.text.split("started first (pid ")[1].split(")")[0])
+        assert gone(first_pid)
 
 
 class TestStop:

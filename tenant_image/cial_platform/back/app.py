@@ -19,4 +19,4 @@ def create_app() -> Litestar:
 
 
 def main() -> None:
-    run(create_app(), default_port=PORT)
+    run(create_app(), port=PORT)

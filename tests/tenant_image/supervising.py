@@ -1,0 +1,64 @@
+"""Running the real supervisor in a thread, for tests: its output, and a way to ask it to stop."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from cial_core.services import Service
+from cial_core.supervisor import supervise
+
+
+@dataclass
+class Run:
+    """``supervise`` running in a thread, with its output and a way to ask it to stop."""
+
+    services: Sequence[Service]
+    grace: float = 2.0
+    out: io.BytesIO = field(default_factory=io.BytesIO)
+    code: int | None = None
+
+    def __post_init__(self) -> None:
+        self._stop_read, self._stop_write = os.pipe()
+        os.set_blocking(self._stop_read, False)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        self.code = supervise(self.services, out=self.out, stop_fd=self._stop_read, grace=self.grace)
+
+    @property
+    def text(self) -> str:
+        return self.out.getvalue().decode()
+
+    def until_output(self, text: str, within: float = 10.0) -> None:
+        deadline = time.monotonic() + within
+        while text not in self.text:
+            assert time.monotonic() < deadline, f"no {text!r} in output:\n{self.text}"
+            time.sleep(0.02)
+
+    def stop(self, signum: int = signal.SIGTERM) -> None:
+        os.write(self._stop_write, bytes([signum]))
+
+    def result(self, within: float = 10.0) -> int:
+        self._thread.join(within)
+        assert self.code is not None, f"supervise did not return within {within}s:\n{self.text}"
+        return self.code
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self.stop()
+            self._thread.join(10)
+        os.close(self._stop_read)
+        os.close(self._stop_write)
+
+
+def start(runs: list[Run], services: Sequence[Service], grace: float = 2.0) -> Run:
+    run = Run(services, grace)
+    runs.append(run)
+    return run
