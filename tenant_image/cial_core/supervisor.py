@@ -1,16 +1,19 @@
-"""The tenant container's supervisor: tini's only child, parent of the five services.
+"""The tenant container's supervisor: tini's only child, parent of the tenant's services.
 
 It runs as root only so that it can start each service as its own user; it never serves anything.
-Every line a child writes is re-emitted with the child's name in front. If any child dies, the
-others are stopped and the supervisor exits non-zero, so Docker's restart policy brings the whole
-container back in a known state instead of leaving it half up. On SIGTERM/SIGINT it stops the
-children (SIGTERM, a short grace, then SIGKILL) and exits 0, well inside `docker stop`'s 10 s.
+Every line a service writes is re-emitted with the service's name in front (a program that runs a
+second service itself, as the platform front runs the platform back, gets a second stream). If any
+child dies, the others are stopped and the supervisor exits non-zero, so Docker's restart policy
+brings the whole container back in a known state instead of leaving it half up. On SIGTERM/SIGINT
+it stops the children (SIGTERM, a short grace, then SIGKILL) and exits 0, well inside `docker
+stop`'s 10 s.
 
 Why fork by hand rather than ``subprocess``: memory. Core's three services are Python functions;
-the supervisor imports them first and forks, so they share one copy of their libraries (about
-half of each process). Platform services are executed from their own interpreter after the fork,
-exactly as ``subprocess`` would. The loop is a plain ``selectors`` loop: it only moves lines and
-waits for signals, and staying synchronous keeps the pre-fork state free of threads and loops.
+the supervisor prepares each (imports, builds its app) right before forking it, so they share one
+copy of their libraries (about half of each process). The platform is executed from its own
+interpreter after the fork, as ``subprocess`` would, with its extra output pipes on fds 3, 4, ...
+The loop is a plain ``selectors`` loop: it only moves lines and waits for signals, and staying
+synchronous keeps the pre-fork state free of threads and event loops.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ class _Log:
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    """A service with everything resolved that can fail, before anything is started."""
+    """A service with everything resolved that can fail before it is started."""
 
     service: Service
     target: Callable[[], object] | None
