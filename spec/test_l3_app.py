@@ -1,0 +1,449 @@
+"""L3, part 2: the App drives the orchestrator. Against compose.yml (real Postgres, the App's image
+with the Docker socket, the real tenant image) and a real headless Chromium.
+
+The plan's check: a tenant created in the admin shows `running` with a port without a reload,
+`docker ps` shows its container, and its port serves the tenant's page. Besides: stop/start keeps
+the volume's data, delete removes container and volume, `docker rm -f` behind the App's back is
+repaired, killing the App mid-provisioning leaves one container that ends `running`, an orphan is
+removed (and another App's tenant is not), a bad image name ends in `error` with its reason, and
+an unreachable engine puts tenants in `error` and they recover when it is back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import httpx
+import pytest
+from playwright.sync_api import Browser, expect
+
+from spec.app_client import Owner, signed_in_client, signed_in_page, tenant
+from spec.containers import ROOT, TENANT_IMAGE, ComposeStack, free_port
+from spec.polling import DeadlineExceeded, wait_until
+from spec.socket_relay import SocketRelay
+
+pytestmark = pytest.mark.docker
+
+OWNER = Owner(name="Lin Owner", email="lin@example.com")
+# Create -> running on this machine takes a few seconds; the deadline leaves room for a slow disk.
+UP = 90.0
+# The App's reconciler runs every 5 s in compose.
+REPAIR = 60.0
+BRINGING_UP = {"provisioning", "starting"}
+
+
+# ------------------------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[docker.DockerClient]:
+    client = docker.from_env()
+    try:
+        client.images.get(TENANT_IMAGE)
+    except docker.errors.ImageNotFound:
+        pytest.fail(f"the tenant image {TENANT_IMAGE} is missing: build it with `make images`")
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def app(stack: ComposeStack, engine: docker.DockerClient) -> ComposeStack:
+    stack.fresh()
+    signed_in_client(stack.app_url, OWNER).close()
+    return stack
+
+
+@pytest.fixture
+def api(app: ComposeStack) -> Iterator[httpx.Client]:
+    client = signed_in_client(app.app_url, OWNER)
+    yield client
+    client.close()
+
+
+# ------------------------------------------------------------------------------------- helpers
+
+
+def until_state(api: httpx.Client, slug: str, state: str, *, timeout: float = UP) -> dict[str, Any]:
+    """Poll the tenant until it is in `state`; fail early, with its reason, if it lands elsewhere."""
+    seen: dict[str, Any] = {}
+
+    def probe() -> dict[str, Any] | None:
+        seen.update(tenant(api, slug))
+        if seen["state"] == "error" and state != "error":
+            raise AssertionError(f"tenant {slug} went to error: {seen['state_reason']}")
+        return dict(seen) if seen["state"] == state else None
+
+    try:
+        return wait_until(probe, timeout=timeout, what=f"tenant {slug} to be {state}")
+    except DeadlineExceeded as error:
+        raise DeadlineExceeded(
+            f"{error}; last seen: {seen.get('state')} ({seen.get('state_reason')})"
+        ) from None
+
+
+def create(api: httpx.Client, slug: str) -> dict[str, Any]:
+    response = api.post("/api/admin/tenants", json={"slug": slug, "name": slug.title()})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    assert body["state"] == "provisioning"
+    return body
+
+
+def containers_of(engine: docker.DockerClient, tenant_id: str) -> list[Any]:
+    return engine.containers.list(all=True, filters={"label": f"cial.tenant={tenant_id}"})
+
+
+def volumes_of(engine: docker.DockerClient, tenant_id: str) -> list[Any]:
+    return engine.volumes.list(filters={"label": f"cial.tenant={tenant_id}"})
+
+
+def page_of(port: int) -> httpx.Response:
+    return httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+
+
+def visit(port: int) -> int:
+    response = httpx.post(f"http://127.0.0.1:{port}/.cial/api/visits", timeout=5)
+    response.raise_for_status()
+    count: int = response.json()["visits"]
+    return count
+
+
+def app_container(stack: ComposeStack, engine: docker.DockerClient) -> Any:
+    [container] = engine.containers.list(
+        all=True,
+        filters={
+            "label": [f"com.docker.compose.project={stack.project}", "com.docker.compose.service=app-api"]
+        },
+    )
+    return container
+
+
+# --------------------------------------------------------------------------------------- specs
+
+
+class TestTheAdminCreatesARealTenant:
+    def test_a_tenant_created_in_the_ui_shows_running_with_a_port_without_a_reload(
+        self, app: ComposeStack, browser: Browser, engine: docker.DockerClient, api: httpx.Client
+    ) -> None:
+        page = signed_in_page(browser, app.app_url, OWNER)
+        page.get_by_label("Slug").fill("acme")
+        page.get_by_label("Name").fill("Acme Inc.")
+        page.get_by_role("button", name="Create tenant").click()
+        row = page.locator('#tenants tr[data-slug="acme"]')
+        expect(row).to_be_visible()
+        assert row.locator(".state").inner_text().strip() in BRINGING_UP | {"running"}
+        page.evaluate("window.__notReloaded = true")  # gone if the page reloads
+
+        expect(row.locator(".state")).to_have_text("running", timeout=UP * 1000)
+        port_text = row.locator(".port").inner_text().strip()
+        assert port_text.isdigit(), port_text
+        assert page.evaluate("window.__notReloaded") is True
+        page.close()
+
+        port = int(port_text)
+        body = tenant(api, "acme")
+        assert body["container_port"] == port
+        # docker ps: the container, running, with its labels and the port on 127.0.0.1 only.
+        [container] = engine.containers.list(filters={"label": f"cial.tenant={body['id']}"})
+        assert container.id == body["container_id"]
+        assert container.name == "cial-tenant-acme"
+        assert container.labels["cial.slug"] == "acme"
+        assert container.labels["cial.instance"] == app.project
+        assert container.attrs["NetworkSettings"]["Ports"]["8080/tcp"] == [
+            {"HostIp": "127.0.0.1", "HostPort": str(port)}
+        ]
+        assert app.network in container.attrs["NetworkSettings"]["Networks"]
+        host = container.attrs["HostConfig"]
+        assert "no-new-privileges:true" in host["SecurityOpt"]
+        assert host["Memory"] > 0 and host["NanoCpus"] > 0 and host["PidsLimit"] > 0
+        # curl localhost:<port>: the tenant's own page (L0).
+        response = page_of(port)
+        assert response.status_code == 200
+        assert "Platform · Tenant acme" in response.text
+
+    def test_the_tenant_history_shows_each_step_of_provisioning(
+        self, app: ComposeStack, api: httpx.Client
+    ) -> None:
+        until_state(api, "acme", "running")
+        events = api.get("/api/admin/tenants/acme/events").json()
+        assert [(e["from_state"], e["to_state"]) for e in reversed(events)][:3] == [
+            (None, "provisioning"),
+            ("provisioning", "starting"),
+            ("starting", "running"),
+        ]
+
+    def test_the_tenant_page_shows_its_log_lines(
+        self, app: ComposeStack, browser: Browser, api: httpx.Client
+    ) -> None:
+        until_state(api, "acme", "running")
+        page = signed_in_page(browser, app.app_url, OWNER)
+        page.goto(f"{app.app_url}/admin/tenants/acme")
+        expect(page.locator("#logs")).not_to_be_empty()
+        for label in ("Start", "Stop", "Restart", "Delete"):
+            expect(page.get_by_role("button", name=label, exact=True)).to_be_visible()
+        page.close()
+
+
+class TestStopAndStart:
+    def test_stop_then_start_keeps_the_volume_data(
+        self, app: ComposeStack, api: httpx.Client, engine: docker.DockerClient
+    ) -> None:
+        create(api, "keeper")
+        body = until_state(api, "keeper", "running")
+        assert [visit(body["container_port"]) for _ in range(2)] == [1, 2]
+
+        assert api.post("/api/admin/tenants/keeper/stop").status_code == 202
+        stopped = until_state(api, "keeper", "stopped")
+        assert stopped["container_port"] is None
+        [container] = containers_of(engine, body["id"])
+        assert container.status == "exited"
+        # A second stop is a no-op.
+        assert api.post("/api/admin/tenants/keeper/stop").status_code == 200
+
+        assert api.post("/api/admin/tenants/keeper/start").status_code == 202
+        started = until_state(api, "keeper", "running")
+        assert started["container_id"] == body["container_id"]
+        assert visit(started["container_port"]) == 3
+
+    def test_stopped_in_the_browser_it_stays_stopped_even_if_started_behind_the_apps_back(
+        self, app: ComposeStack, browser: Browser, api: httpx.Client, engine: docker.DockerClient
+    ) -> None:
+        create(api, "sleepy")
+        body = until_state(api, "sleepy", "running")
+        page = signed_in_page(browser, app.app_url, OWNER)
+        page.goto(f"{app.app_url}/admin/tenants/sleepy")
+        page.get_by_role("button", name="Stop", exact=True).click()
+        expect(page.locator("#state")).to_have_text("stopped", timeout=UP * 1000)
+        page.close()
+        assert tenant(api, "sleepy")["desired_state"] == "stopped"
+
+        [container] = containers_of(engine, body["id"])
+        container.start()  # docker start, behind the App's back
+        wait_until(
+            lambda: engine.containers.get(container.id).status == "exited",
+            timeout=REPAIR,
+            what="the App to stop the container again",
+        )
+        assert until_state(api, "sleepy", "stopped")["desired_state"] == "stopped"
+        reasons = [e["reason"] for e in api.get("/api/admin/tenants/sleepy/events").json()]
+        assert any("though the owner wants it stopped" in reason for reason in reasons)
+
+
+class TestDelete:
+    def test_delete_removes_the_container_and_the_volume(
+        self, app: ComposeStack, api: httpx.Client, engine: docker.DockerClient
+    ) -> None:
+        create(api, "doomed")
+        body = until_state(api, "doomed", "running")
+        assert len(volumes_of(engine, body["id"])) == 1
+        response = api.delete("/api/admin/tenants/doomed")
+        assert response.status_code == 204
+        assert containers_of(engine, body["id"]) == []
+        assert volumes_of(engine, body["id"]) == []
+        assert api.get("/api/admin/tenants/doomed").status_code == 404
+        assert api.delete("/api/admin/tenants/doomed").status_code == 404
+
+
+class TestRepairs:
+    def test_docker_rm_f_behind_the_apps_back_is_repaired(
+        self, app: ComposeStack, api: httpx.Client, engine: docker.DockerClient
+    ) -> None:
+        create(api, "phoenix")
+        body = until_state(api, "phoenix", "running")
+        visit(body["container_port"])
+        engine.containers.get(body["container_id"]).remove(force=True)
+
+        def repaired() -> dict[str, Any] | None:
+            now = tenant(api, "phoenix")
+            return now if now["state"] == "running" and now["container_id"] != body["container_id"] else None
+
+        after = wait_until(repaired, timeout=REPAIR, what="the removed container to be re-created")
+        [container] = containers_of(engine, body["id"])
+        assert container.id == after["container_id"]
+        # The volume outlived the container: the count goes on.
+        assert visit(after["container_port"]) == 2
+        reasons = [e["reason"] for e in api.get("/api/admin/tenants/phoenix/events").json()]
+        assert any("removed outside the App" in reason for reason in reasons)
+
+    def test_an_orphan_container_and_volume_are_removed_but_not_another_apps(
+        self, app: ComposeStack, api: httpx.Client, engine: docker.DockerClient
+    ) -> None:
+        orphan, foreign = str(uuid.uuid4()), str(uuid.uuid4())
+        ours = {"cial.tenant": orphan, "cial.slug": "ghost", "cial.instance": app.project}
+        theirs = {"cial.tenant": foreign, "cial.slug": "elsewhere", "cial.instance": f"{app.project}-other"}
+        made: list[Any] = []
+        try:
+            for labels in (ours, theirs):
+                volume = engine.volumes.create(
+                    name=f"cial-tenant-{labels['cial.tenant']}-data", labels=labels
+                )
+                made.append(volume)
+                made.append(
+                    engine.containers.run(
+                        "cial-base:bookworm",
+                        ["sleep", "infinity"],
+                        detach=True,
+                        labels=labels,
+                        volumes={volume.name: {"bind": "/data", "mode": "rw"}},
+                    )
+                )
+            wait_until(
+                lambda: not containers_of(engine, orphan) and not volumes_of(engine, orphan),
+                timeout=REPAIR,
+                what="the orphan container and volume to be removed",
+            )
+            assert len(containers_of(engine, foreign)) == 1
+            assert len(volumes_of(engine, foreign)) == 1
+        finally:
+            for thing in reversed(made):
+                with contextlib.suppress(docker.errors.NotFound):
+                    thing.remove(force=True)
+
+    def test_killing_the_app_mid_provisioning_leaves_one_container_that_ends_running(
+        self, app: ComposeStack, api: httpx.Client, engine: docker.DockerClient
+    ) -> None:
+        body = create(api, "lazarus")
+        # As soon as the App has made the container, and before it answered its health check.
+        wait_until(lambda: containers_of(engine, body["id"]), timeout=UP, what="the tenant's container")
+        caught = tenant(api, "lazarus")["state"]
+        app_container(app, engine).kill()
+        app.compose("start", "app-api")
+        app.wait_for_app()
+
+        with contextlib.closing(signed_in_client(app.app_url, OWNER)) as again:
+            after = until_state(again, "lazarus", "running")
+        assert len(containers_of(engine, body["id"])) == 1
+        assert len(volumes_of(engine, body["id"])) == 1
+        assert page_of(after["container_port"]).status_code == 200
+        print(f"\nApp killed while the tenant was {caught}")
+
+
+class TestBadImage:
+    def test_a_bad_image_name_ends_in_error_with_its_reason(self, engine: docker.DockerClient) -> None:
+        broken = ComposeStack(
+            project=f"cialspecimg{os.getpid()}", overrides={"CIAL_TENANT_IMAGE": "cial-tenant:no-such-tag"}
+        )
+        broken.fresh()
+        try:
+            with contextlib.closing(signed_in_client(broken.app_url, OWNER)) as api:
+                body = create(api, "broken")
+                failed = until_state(api, "broken", "error")
+                assert "cial-tenant:no-such-tag" in failed["state_reason"]
+                assert "not found" in failed["state_reason"]
+                assert containers_of(engine, body["id"]) == []
+                # The API still answers, and the admin shows the reason.
+                listing = api.get("/admin").text
+                assert "cial-tenant:no-such-tag" in listing
+        finally:
+            broken.down()
+
+
+# ---------------------------------------------------------------------- Docker unreachable
+
+
+class HostApp:
+    """The App as a process on the host (SQLite, tenants on published ports), talking to Docker
+    through a relay this spec can cut: `docker` stays up for every other App on the machine."""
+
+    def __init__(self, workdir: Path, docker_host: str) -> None:
+        self.port = free_port()
+        self.instance = f"spec-l3-host-{uuid.uuid4().hex[:8]}"
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = workdir / "app.log"
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("platform", "proxy")),
+            "CIAL_SQLITE_PATH": str(workdir / "app.sqlite3"),
+            "CIAL_APP_HOST": "127.0.0.1",
+            "CIAL_APP_PORT": str(self.port),
+            "CIAL_INSTANCE": self.instance,
+            "CIAL_TENANT_IMAGE": TENANT_IMAGE,
+            "CIAL_RECONCILE_INTERVAL_SECONDS": "1",
+            "DOCKER_HOST": docker_host,
+        }
+        for name in ("DATABASE_URL", "CIAL_DOCKER_NETWORK", "CIAL_TENANT_ADDRESS"):
+            env.pop(name, None)
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "cial_app"], env=env, cwd=workdir, stdout=out, stderr=subprocess.STDOUT
+            )
+        wait_until(
+            lambda: httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200,
+            timeout=60,
+            what="the App on the host",
+        )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+    def remove_tenants(self, engine: docker.DockerClient) -> None:
+        selector: dict[str, str | list[str] | bool] = {"label": f"cial.instance={self.instance}"}
+        for container in engine.containers.list(all=True, filters=selector):
+            container.remove(force=True)
+        for volume in engine.volumes.list(filters=selector):
+            volume.remove(force=True)
+
+
+@pytest.fixture
+def relay(tmp_path: Path) -> Iterator[SocketRelay]:
+    relay = SocketRelay(tmp_path / "docker.sock")
+    relay.restore()
+    try:
+        yield relay
+    finally:
+        relay.close()
+
+
+@pytest.fixture
+def host_app(tmp_path: Path, relay: SocketRelay, engine: docker.DockerClient) -> Iterator[HostApp]:
+    app = HostApp(tmp_path, relay.url)
+    try:
+        yield app
+    finally:
+        app.stop()
+        app.remove_tenants(engine)
+
+
+class TestDockerUnreachable:
+    def test_tenants_go_to_error_with_the_reason_and_recover_when_docker_is_back(
+        self, host_app: HostApp, relay: SocketRelay, engine: docker.DockerClient
+    ) -> None:
+        with contextlib.closing(signed_in_client(host_app.url, OWNER)) as api:
+            create(api, "steady")
+            body = until_state(api, "steady", "running")
+            assert visit(body["container_port"]) == 1
+
+            relay.cut()
+            down = until_state(api, "steady", "error", timeout=REPAIR)
+            assert "unreachable" in down["state_reason"] and "Docker" in down["state_reason"]
+            # The App still answers; creating a tenant is accepted and fails with the same reason.
+            assert api.get("/api/admin/tenants").status_code == 200
+            create(api, "patient")
+            assert "unreachable" in until_state(api, "patient", "error", timeout=REPAIR)["state_reason"]
+
+            relay.restore()
+            back = until_state(api, "steady", "running", timeout=REPAIR)
+            until_state(api, "patient", "running", timeout=REPAIR)
+        # Nothing was lost: the same container and its data.
+        assert back["container_id"] == body["container_id"]
+        assert visit(back["container_port"]) == 2
+        log = host_app.log.read_text()
+        assert log.count("container engine unreachable") == 1, log[-3000:]
