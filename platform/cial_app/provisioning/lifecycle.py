@@ -403,7 +403,7 @@ def _why_bring_up(tenant: TenantRecord, machine: Machine) -> str:
     if tenant.state is _S.PROVISIONING:
         return "resuming its interrupted provisioning"
     if tenant.state is _S.ERROR:
-        return f"trying again after: {tenant.state_reason or 'an error'}"
+        return "trying again after its error"
     if tenant.state is _S.STARTING:
         return "resuming its interrupted start"
     if machine.state is MachineState.ABSENT:

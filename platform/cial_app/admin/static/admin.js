@@ -133,13 +133,23 @@
     });
   }
 
+  // What the page shows of the tenant, as the server rendered it in data-shown.
+  function shownOf(tenant) {
+    return [
+      tenant.state,
+      tenant.state_reason || "",
+      tenant.container_id || "",
+      tenant.container_port || "",
+    ].join("|");
+  }
+
   function followTenant(card) {
-    var shown = card.dataset.updated;
+    var shown = card.dataset.shown;
     function tick() {
       getJson(card.dataset.poll)
         .then(function (tenant) {
-          if (Date.parse(tenant.updated_at) !== Date.parse(shown) && !typing()) {
-            window.location.reload();
+          if (shownOf(tenant) !== shown && !typing()) {
+            window.location.replace(window.location.pathname); // the notice was for the last action
             return;
           }
           later(tick, BUSY.indexOf(tenant.state) >= 0);
