@@ -84,7 +84,7 @@ verify-L2: venv images chromium
 	$(PYTEST) spec/test_l2_tenants.py spec/test_l2_fuzz.py
 
 verify-L3: venv images chromium
-	$(PYTEST) spec/test_l3_orchestrator.py
+	$(PYTEST) spec/test_l3_orchestrator.py spec/test_l3_app.py
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -92,3 +92,5 @@ lint: venv
 
 bench: venv images
 	$(PY) bench/tenant_image.py
+	$(PY) bench/orchestrator.py
+	$(PY) bench/app.py
