@@ -84,6 +84,9 @@ class ComposeStack:
         """Stop everything and forget all data (Postgres volume), and tenant containers of ours."""
         self.compose("down", "-v", "--remove-orphans", check=False)
         remove_tenant_resources(network=self.network)
+        # Tenant containers the App made sit on the network, so the first `down` could not remove
+        # the network, and stopped before the volumes (the database would survive a fresh()).
+        self.compose("down", "-v", "--remove-orphans", check=False)
 
     def fresh(self) -> None:
         self.down()
