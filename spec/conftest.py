@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+import docker
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from spec.containers import ComposeStack
+from spec.containers import TENANT_IMAGE, ComposeStack
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
@@ -44,3 +45,17 @@ def browser() -> Iterator[Browser]:
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[docker.DockerClient]:
+    """The Docker engine, once the tenant image is known to be there."""
+    client = docker.from_env()
+    try:
+        client.images.get(TENANT_IMAGE)
+    except docker.errors.ImageNotFound:
+        pytest.fail(f"the tenant image {TENANT_IMAGE} is missing: build it with `make images`")
+    try:
+        yield client
+    finally:
+        client.close()

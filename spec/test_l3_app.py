@@ -46,19 +46,6 @@ BRINGING_UP = {"provisioning", "starting"}
 
 
 @pytest.fixture(scope="module")
-def engine() -> Iterator[docker.DockerClient]:
-    client = docker.from_env()
-    try:
-        client.images.get(TENANT_IMAGE)
-    except docker.errors.ImageNotFound:
-        pytest.fail(f"the tenant image {TENANT_IMAGE} is missing: build it with `make images`")
-    try:
-        yield client
-    finally:
-        client.close()
-
-
-@pytest.fixture(scope="module")
 def app(stack: ComposeStack, engine: docker.DockerClient) -> ComposeStack:
     stack.fresh()
     signed_in_client(stack.app_url, OWNER).close()

@@ -55,19 +55,6 @@ T = TypeVar("T")
 # ------------------------------------------------------------------------------------ fixtures
 
 
-@pytest.fixture(scope="module")
-def engine() -> Iterator[docker.DockerClient]:
-    client = docker.from_env()
-    try:
-        client.images.get(TENANT_IMAGE)
-    except docker.errors.ImageNotFound:
-        pytest.fail(f"the tenant image {TENANT_IMAGE} is missing: build it with `make images`")
-    try:
-        yield client
-    finally:
-        client.close()
-
-
 @pytest.fixture(autouse=True)
 def clean(engine: docker.DockerClient) -> Iterator[None]:
     yield
