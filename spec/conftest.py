@@ -59,3 +59,26 @@ def engine() -> Iterator[docker.DockerClient]:
         yield client
     finally:
         client.close()
+
+
+# What specs create carries one of these as its cial.instance label (see ComposeStack and the
+# L3 specs); a `make local-up` App's own tenants ("local") are never touched.
+SPEC_INSTANCE_PREFIXES = ("spec-", "cialspec", "cialfuzz")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_spec_tenant_outlives_the_run() -> Iterator[None]:
+    """A safety net behind each spec's own clean-up: an interrupted or cancelled creation can
+    finish after a test's teardown, and a leaked tenant would hold memory until removed by hand."""
+    yield
+    client = docker.from_env()
+    try:
+        for container in client.containers.list(all=True, filters={"label": "cial.tenant"}):
+            if container.labels.get("cial.instance", "").startswith(SPEC_INSTANCE_PREFIXES):
+                container.remove(force=True)
+        for volume in client.volumes.list(filters={"label": "cial.tenant"}):
+            labels = volume.attrs.get("Labels") or {}
+            if labels.get("cial.instance", "").startswith(SPEC_INSTANCE_PREFIXES):
+                volume.remove(force=True)
+    finally:
+        client.close()
