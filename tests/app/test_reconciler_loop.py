@@ -44,6 +44,23 @@ class TestRepairsBehindTheAppsBack:
         assert machine.state is MachineState.RUNNING
         assert "exit code 137" in (await reasons(owner, "acme"))[-2]
 
+    async def test_a_container_in_a_crash_loop_shows_as_error_until_it_serves_again(
+        self, running: Running, owner: Client
+    ) -> None:
+        before = await running_tenant(running, owner)
+        running.engine.memory.crash_loop(before["id"], exit_code=3, restarts=4)
+        await running.reconcile()
+        crashed = await tenant(owner, "acme")
+        assert crashed["state"] == "error"
+        assert "keeps crashing (4 restarts, last exit code 3)" in crashed["state_reason"]
+
+        await running.engine.memory.start(before["id"])
+        await running.reconcile()
+        await running.settle()
+        assert (await tenant(owner, "acme"))["state"] == "running"
+        steps = await history(owner, "acme")
+        assert steps[-3:] == [("running", "error"), ("error", "starting"), ("starting", "running")], steps
+
     async def test_a_stopped_tenant_started_behind_the_apps_back_is_stopped_again(
         self, running: Running, owner: Client
     ) -> None:

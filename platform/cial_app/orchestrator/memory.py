@@ -163,6 +163,20 @@ class MemoryOrchestrator:
                 replace(machine, state=MachineState.EXITED, host_port=None, exit_code=exit_code), "died"
             )
 
+    def crash_loop(self, tenant_id: str, *, exit_code: int = 1, restarts: int = 3) -> None:
+        """The container keeps dying and the restart policy keeps bringing it back."""
+        for machine in self._of(tenant_id):
+            self._put(
+                replace(
+                    machine,
+                    state=MachineState.RESTARTING,
+                    host_port=None,
+                    exit_code=exit_code,
+                    restart_count=machine.restart_count + restarts,
+                ),
+                "crashed",
+            )
+
     def remove_behind_back(self, tenant_id: str) -> None:
         """`docker rm -f`: the container goes, the volume stays."""
         for machine in self._of(tenant_id):

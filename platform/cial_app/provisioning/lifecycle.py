@@ -25,6 +25,7 @@ from cial_app.orchestrator import (
     Desired,
     DesiredTenant,
     EngineUnavailable,
+    Health,
     Machine,
     MachineNotFound,
     MachineState,
@@ -212,6 +213,14 @@ class Lifecycle:
 
     async def _converge_running(self, tenant: TenantRecord, machine: Machine, needs_engine: bool) -> None:
         if not needs_engine and tenant.state is _S.RUNNING:
+            crash = _crash_reason(machine)
+            if crash is not None:
+                # Docker's restart policy keeps bringing it back, so no action is planned; but a
+                # tenant that does not serve must not be shown as `running`. From `error` the next
+                # due round waits for it to answer again, and it returns to `running` on its own.
+                await self._store.transition(tenant.id, _S.ERROR, crash, expect={_S.RUNNING})
+                log.warning("tenant %s: error: %s", tenant.slug, crash)
+                return
             if machine.state is MachineState.RUNNING and (machine.id, machine.host_port) != (
                 tenant.container_id,
                 tenant.container_port,
@@ -412,6 +421,17 @@ def _why_bring_up(tenant: TenantRecord, machine: Machine) -> str:
         return f"its container is running; checking that it answers {HEALTH_PATH}"
     exit_code = f", exit code {machine.exit_code}" if machine.exit_code is not None else ""
     return f"its container is {machine.state}{exit_code}; starting it again"
+
+
+def _crash_reason(machine: Machine) -> str | None:
+    """Why a container that the engine keeps up is not serving, or None if it looks fine."""
+    if machine.state is MachineState.RESTARTING:
+        exit_code = f", last exit code {machine.exit_code}" if machine.exit_code is not None else ""
+        restarts = f"{machine.restart_count} restarts{exit_code}"
+        return f"its container keeps crashing ({restarts}); Docker is restarting it"
+    if machine.health is Health.UNHEALTHY:
+        return f"its container is running but fails its health check ({HEALTH_PATH})"
+    return None
 
 
 def _short(container_id: str | None) -> str:
