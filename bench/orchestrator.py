@@ -30,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "platform"))
 import docker
 from cial_app.orchestrator import (
     INSTANCE_LABEL,
+    Endpoint,
+    Machine,
     MachineSpec,
     MachineTemplate,
     Orchestrator,
@@ -45,6 +47,11 @@ INSTANCE = f"bench-{uuid.uuid4().hex[:8]}"
 class Timing:
     to_running: float
     to_first_200: float
+
+
+def published(machine: Machine) -> Endpoint:
+    assert machine.published is not None, f"{machine.slug} publishes no port"
+    return machine.published
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -65,7 +72,7 @@ async def timed_create(driver: Orchestrator, spec: MachineSpec) -> Timing:
     started = time.perf_counter()
     machine = await driver.create(spec)
     running = time.perf_counter()
-    await wait_healthy(machine, deadline=60, orchestrator=driver, interval=0.02)
+    await wait_healthy(machine, published(machine), deadline=60, orchestrator=driver, interval=0.02)
     return Timing(running - started, time.perf_counter() - started)
 
 
@@ -73,7 +80,7 @@ async def timed_start(driver: Orchestrator, spec: MachineSpec) -> Timing:
     started = time.perf_counter()
     machine = await driver.start(spec.tenant_id)
     running = time.perf_counter()
-    await wait_healthy(machine, deadline=60, orchestrator=driver, interval=0.02)
+    await wait_healthy(machine, published(machine), deadline=60, orchestrator=driver, interval=0.02)
     return Timing(running - started, time.perf_counter() - started)
 
 

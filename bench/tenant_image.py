@@ -36,7 +36,11 @@ def run_tenant(client: docker.DockerClient, tenant_id: str) -> Container:
     # (host_ip,) means a free port on that address; the SDK's types only know (host_ip, port).
     ports: dict[str, Any] = {"8080/tcp": ("127.0.0.1",)}
     container: Container = client.containers.run(
-        IMAGE, detach=True, environment={"TENANT_ID": tenant_id}, ports=ports, labels=LABELS
+        IMAGE,
+        detach=True,
+        environment={"TENANT_ID": tenant_id, "TENANT_SLUG": tenant_id},
+        ports=ports,
+        labels=LABELS,
     )
     return container
 

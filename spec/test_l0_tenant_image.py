@@ -34,7 +34,8 @@ from spec.polling import wait_until
 pytestmark = pytest.mark.docker
 
 HEALTH_PATH = "/.cial/api/healthz"
-TENANT_ID = "spec-l0"
+TENANT_ID = "0b7c5e1e-0000-4000-8000-00000000c1a1"
+TENANT_SLUG = "spec-l0"
 # A secret meant for Core only; the spec checks where it does and does not show up.
 CORE_SECRET = f"core-secret-{secrets.token_hex(8)}"
 # Everything this module creates carries both labels, so teardown removes exactly its own.
@@ -76,14 +77,15 @@ class TenantContainer(DockerContainer):
 
     def __init__(
         self,
-        tenant_id: str = TENANT_ID,
+        tenant_id: str = TENANT_SLUG,
         *,
         volume: str | None = None,
         restart_policy: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(TENANT_IMAGE)
         self.tenant_id = tenant_id
-        self.with_env("TENANT_ID", tenant_id)
+        self.with_env("TENANT_ID", TENANT_ID)
+        self.with_env("TENANT_SLUG", tenant_id)
         self.with_env("CIAL_SSO_KEY", CORE_SECRET)
         # testcontainers types a binding as a port only; Docker takes (host_ip,) to mean "a free
         # port on that address", which keeps the tenant off every interface but loopback.
@@ -207,18 +209,18 @@ class TestPlanVerify:
     def test_root_is_the_platform_page_of_the_tenant(self, tenant: TenantContainer) -> None:
         response = tenant.get("/")
         assert response.status_code == 200
-        assert f"Platform · Tenant {TENANT_ID}" in response.text
+        assert f"Platform · Tenant {TENANT_SLUG}" in response.text
 
     def test_cial_is_the_core_page_of_the_tenant(self, tenant: TenantContainer) -> None:
         response = tenant.get("/.cial")
         assert response.status_code == 200
-        assert f"Cial Core · Tenant {TENANT_ID}" in response.text
+        assert f"Cial Core · Tenant {TENANT_SLUG}" in response.text
 
     def test_healthz_says_ok(self, tenant: TenantContainer) -> None:
         response = tenant.get(HEALTH_PATH)
         assert response.status_code == 200
         assert response.json()["status"] == "ok"
-        assert response.json()["tenant"] == TENANT_ID
+        assert response.json()["tenant"] == TENANT_SLUG
 
     def test_core_directory_is_owned_by_cial_with_mode_0700(self, tenant: TenantContainer) -> None:
         code, listing = tenant.run("ls", "-la", "/opt/cial-core")
@@ -374,7 +376,19 @@ class TestBoundary:
             names = {entry.split("=", 1)[0] for entry in environ.split("\0") if entry}
             assert CORE_SECRET not in environ
             assert not [name for name in names if name.startswith("CIAL_")]
-            assert names <= {"PATH", "LANG", "LC_ALL", "TZ", "TENANT_ID", "HOME", "USER", "LOGNAME", "PORT"}
+            assert names <= {
+                "PATH",
+                "LANG",
+                "LC_ALL",
+                "TZ",
+                "TENANT_ID",
+                "TENANT_SLUG",
+                "HOME",
+                "USER",
+                "LOGNAME",
+                "PLATFORM_FRONT_PORT",
+                "PLATFORM_BACK_PORT",
+            }
 
 
 class TestSupervision:

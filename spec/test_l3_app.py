@@ -141,10 +141,10 @@ class TestTheAdminCreatesARealTenant:
 
         port = int(port_text)
         body = tenant(api, "acme")
-        assert body["container_port"] == port
+        assert body["published_port"] == port
         # docker ps: the container, running, with its labels and the port on 127.0.0.1 only.
         [container] = engine.containers.list(filters={"label": f"cial.tenant={body['id']}"})
-        assert container.id == body["container_id"]
+        assert container.id == body["machine_id"]
         assert container.name == "cial-tenant-acme"
         assert container.labels["cial.slug"] == "acme"
         assert container.labels["cial.instance"] == app.project
@@ -189,11 +189,11 @@ class TestStopAndStart:
     ) -> None:
         create(api, "keeper")
         body = until_state(api, "keeper", "running")
-        assert [visit(body["container_port"]) for _ in range(2)] == [1, 2]
+        assert [visit(body["published_port"]) for _ in range(2)] == [1, 2]
 
         assert api.post("/api/admin/tenants/keeper/stop").status_code == 202
         stopped = until_state(api, "keeper", "stopped")
-        assert stopped["container_port"] is None
+        assert stopped["published_port"] is None
         [container] = containers_of(engine, body["id"])
         assert container.status == "exited"
         # A second stop is a no-op.
@@ -201,8 +201,8 @@ class TestStopAndStart:
 
         assert api.post("/api/admin/tenants/keeper/start").status_code == 202
         started = until_state(api, "keeper", "running")
-        assert started["container_id"] == body["container_id"]
-        assert visit(started["container_port"]) == 3
+        assert started["machine_id"] == body["machine_id"]
+        assert visit(started["published_port"]) == 3
 
     def test_stopped_in_the_browser_it_stays_stopped_even_if_started_behind_the_apps_back(
         self, app: ComposeStack, browser: Browser, api: httpx.Client, engine: docker.DockerClient
@@ -249,18 +249,18 @@ class TestRepairs:
     ) -> None:
         create(api, "phoenix")
         body = until_state(api, "phoenix", "running")
-        visit(body["container_port"])
-        engine.containers.get(body["container_id"]).remove(force=True)
+        visit(body["published_port"])
+        engine.containers.get(body["machine_id"]).remove(force=True)
 
         def repaired() -> dict[str, Any] | None:
             now = tenant(api, "phoenix")
-            return now if now["state"] == "running" and now["container_id"] != body["container_id"] else None
+            return now if now["state"] == "running" and now["machine_id"] != body["machine_id"] else None
 
         after = wait_until(repaired, timeout=REPAIR, what="the removed container to be re-created")
         [container] = containers_of(engine, body["id"])
-        assert container.id == after["container_id"]
+        assert container.id == after["machine_id"]
         # The volume outlived the container: the count goes on.
-        assert visit(after["container_port"]) == 2
+        assert visit(after["published_port"]) == 2
         reasons = [e["reason"] for e in api.get("/api/admin/tenants/phoenix/events").json()]
         assert any("removed outside the App" in reason for reason in reasons)
 
@@ -313,7 +313,7 @@ class TestRepairs:
             after = until_state(again, "lazarus", "running")
         assert len(containers_of(engine, body["id"])) == 1
         assert len(volumes_of(engine, body["id"])) == 1
-        assert page_of(after["container_port"]).status_code == 200
+        assert page_of(after["published_port"]).status_code == 200
         print(f"\nApp killed while the tenant was {caught}")
 
 
@@ -360,7 +360,7 @@ class HostApp:
             "CIAL_RECONCILE_INTERVAL_SECONDS": "1",
             "DOCKER_HOST": docker_host,
         }
-        for name in ("DATABASE_URL", "CIAL_DOCKER_NETWORK", "CIAL_TENANT_ADDRESS"):
+        for name in ("DATABASE_URL", "CIAL_DOCKER_NETWORK", "CIAL_TENANT_HEALTH_VIA"):
             env.pop(name, None)
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
@@ -416,7 +416,7 @@ class TestDockerUnreachable:
         with contextlib.closing(signed_in_client(host_app.url, OWNER)) as api:
             create(api, "steady")
             body = until_state(api, "steady", "running")
-            assert visit(body["container_port"]) == 1
+            assert visit(body["published_port"]) == 1
 
             relay.cut()
             down = until_state(api, "steady", "error", timeout=REPAIR)
@@ -430,7 +430,7 @@ class TestDockerUnreachable:
             back = until_state(api, "steady", "running", timeout=REPAIR)
             until_state(api, "patient", "running", timeout=REPAIR)
         # Nothing was lost: the same container and its data.
-        assert back["container_id"] == body["container_id"]
-        assert visit(back["container_port"]) == 2
+        assert back["machine_id"] == body["machine_id"]
+        assert visit(back["published_port"]) == 2
         log = host_app.log.read_text()
         assert log.count("container engine unreachable") == 1, log[-3000:]

@@ -23,9 +23,6 @@ import pytest
 from cial_app.orchestrator import (
     INSTANCE_LABEL,
     TENANT_LABEL,
-    ActionKind,
-    Desired,
-    DesiredTenant,
     EngineUnavailable,
     ImageNotFound,
     Machine,
@@ -36,9 +33,7 @@ from cial_app.orchestrator import (
     NetworkNotFound,
     Orchestrator,
     PortConflict,
-    Reach,
     get_orchestrator,
-    reconcile_once,
     wait_healthy,
 )
 from cial_app.orchestrator.docker import DockerOrchestrator
@@ -111,14 +106,24 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], *, within: float,
         await asyncio.sleep(0.2)
 
 
+def published_url(machine: Machine) -> str:
+    assert machine.published is not None, f"{machine.slug} publishes no port ({machine.state})"
+    return machine.published.url
+
+
+async def healthy(machine: Machine, driver: Orchestrator) -> float:
+    assert machine.published is not None, f"{machine.slug} publishes no port ({machine.state})"
+    return await wait_healthy(machine, machine.published, deadline=HEALTH_DEADLINE, orchestrator=driver)
+
+
 async def http(machine: Machine, method: str, path: str) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=machine.base_url(Reach.HOST), trust_env=False) as client:
+    async with httpx.AsyncClient(base_url=published_url(machine), trust_env=False) as client:
         return await client.request(method, path, timeout=10)
 
 
 async def running_and_healthy(driver: Orchestrator, spec: MachineSpec) -> Machine:
     machine = await driver.create(spec)
-    await wait_healthy(machine, deadline=HEALTH_DEADLINE, orchestrator=driver)
+    await healthy(machine, driver)
     return machine
 
 
@@ -139,8 +144,8 @@ class TestCreate:
     ) -> None:
         machine = await driver.create(spec)
         assert machine.state is MachineState.RUNNING
-        assert machine.host_port is not None
-        await wait_healthy(machine, deadline=HEALTH_DEADLINE, orchestrator=driver)
+        assert machine.published_port is not None
+        await healthy(machine, driver)
         health = await http(machine, "GET", "/.cial/api/healthz")
         assert health.status_code == 200 and health.json()["status"] == "ok"
 
@@ -163,7 +168,8 @@ class TestCreate:
         attrs = engine.containers.get(machine.id or "").attrs
         host = attrs["HostConfig"]
         assert attrs["Name"] == f"/cial-tenant-{spec.slug}"
-        assert f"TENANT_ID={spec.slug}" in attrs["Config"]["Env"]
+        assert f"TENANT_ID={spec.tenant_id}" in attrs["Config"]["Env"]
+        assert f"TENANT_SLUG={spec.slug}" in attrs["Config"]["Env"]
         assert attrs["Config"]["Labels"][TENANT_LABEL] == spec.tenant_id
         assert attrs["Config"]["Labels"]["cial.slug"] == spec.slug
         assert [
@@ -235,10 +241,10 @@ class TestLifecycle:
             counted = await http(machine, "POST", "/.cial/api/visits")
             assert counted.json()["visits"] == expected
         stopped = await driver.stop(spec.tenant_id)
-        assert stopped.state is MachineState.STOPPED and stopped.host_port is None
+        assert stopped.state is MachineState.STOPPED and stopped.published_port is None
         started = await driver.start(spec.tenant_id)
-        assert started.state is MachineState.RUNNING and started.host_port is not None
-        await wait_healthy(started, deadline=HEALTH_DEADLINE, orchestrator=driver)
+        assert started.state is MachineState.RUNNING and started.published_port is not None
+        await healthy(started, driver)
         assert (await http(started, "GET", "/.cial/api/visits")).json()["visits"] == 2
         assert (await http(started, "POST", "/.cial/api/visits")).json()["visits"] == 3
 
@@ -254,7 +260,7 @@ class TestLifecycle:
         machine = await running_and_healthy(driver, spec)
         restarted = await driver.restart(spec.tenant_id)
         assert restarted.id == machine.id and restarted.state is MachineState.RUNNING
-        await wait_healthy(restarted, deadline=HEALTH_DEADLINE, orchestrator=driver)
+        await healthy(restarted, driver)
 
     async def test_destroy_removes_container_and_volume_and_can_be_repeated(
         self, driver: Orchestrator, spec: MachineSpec, engine: docker.DockerClient
@@ -275,70 +281,6 @@ class TestLifecycle:
 
     async def test_status_of_an_unknown_tenant_is_absent(self, driver: Orchestrator) -> None:
         assert (await driver.status(str(uuid.uuid4()))).state is MachineState.ABSENT
-
-
-class TestReconcile:
-    async def test_a_container_removed_behind_the_back_is_recreated_with_its_data(
-        self, driver: Orchestrator, spec: MachineSpec, template: MachineTemplate, engine: docker.DockerClient
-    ) -> None:
-        machine = await running_and_healthy(driver, spec)
-        await http(machine, "POST", "/.cial/api/visits")
-        engine.containers.get(machine.id or "").remove(force=True)  # docker rm -f
-        desired = [DesiredTenant(spec.tenant_id, spec.slug, Desired.RUNNING)]
-        report = await reconcile_once(driver, desired, template)
-        assert [o.action.kind for o in report.outcomes] == [ActionKind.CREATE]
-        again = report.machines[spec.tenant_id]
-        assert again.state is MachineState.RUNNING and again.id != machine.id
-        await wait_healthy(again, deadline=HEALTH_DEADLINE, orchestrator=driver)
-        assert (await http(again, "GET", "/.cial/api/visits")).json()["visits"] == 1
-
-    async def test_a_container_stopped_behind_the_back_is_started(
-        self, driver: Orchestrator, spec: MachineSpec, template: MachineTemplate, engine: docker.DockerClient
-    ) -> None:
-        machine = await driver.create(spec)
-        engine.containers.get(machine.id or "").stop()
-        desired = [DesiredTenant(spec.tenant_id, spec.slug, Desired.RUNNING)]
-        report = await reconcile_once(driver, desired, template)
-        assert [o.action.kind for o in report.outcomes] == [ActionKind.START]
-        assert report.machines[spec.tenant_id].state is MachineState.RUNNING
-
-    async def test_a_second_round_changes_nothing(
-        self, driver: Orchestrator, template: MachineTemplate, engine: docker.DockerClient
-    ) -> None:
-        specs = [new_tenant(template) for _ in range(2)]
-        desired = [DesiredTenant(s.tenant_id, s.slug, Desired.RUNNING) for s in specs]
-        first = await reconcile_once(driver, desired, template)
-        assert [o.ok for o in first.outcomes] == [True, True]
-        ids = {c.id for s in specs for c in containers_of(engine, s.tenant_id)}
-        second = await reconcile_once(driver, desired, template)
-        assert second.outcomes == []
-        assert {c.id for s in specs for c in containers_of(engine, s.tenant_id)} == ids
-
-    async def test_an_orphan_container_and_volume_are_removed(
-        self, driver: Orchestrator, spec: MachineSpec, template: MachineTemplate, engine: docker.DockerClient
-    ) -> None:
-        orphan = new_tenant(template)
-        await driver.create(orphan)
-        desired = [DesiredTenant(spec.tenant_id, spec.slug, Desired.RUNNING)]
-
-        async def swept() -> bool:
-            await reconcile_once(driver, desired, template)
-            return not containers_of(engine, orphan.tenant_id) and not volumes_of(engine, orphan.tenant_id)
-
-        # A round may spare a volume created within the same second as its tenant list (Docker
-        # dates volumes to the second); the next round removes it.
-        await eventually(swept, within=10, what="the orphan's container and volume to go")
-        assert [c.status for c in containers_of(engine, spec.tenant_id)] == ["running"]
-
-    async def test_a_deleted_tenant_is_destroyed_with_its_volume(
-        self, driver: Orchestrator, spec: MachineSpec, template: MachineTemplate, engine: docker.DockerClient
-    ) -> None:
-        await driver.create(spec)
-        report = await reconcile_once(
-            driver, [DesiredTenant(spec.tenant_id, spec.slug, Desired.ABSENT)], template
-        )
-        assert [o.action.kind for o in report.outcomes] == [ActionKind.DESTROY]
-        assert containers_of(engine, spec.tenant_id) == [] and volumes_of(engine, spec.tenant_id) == []
 
 
 class TestErrors:
@@ -368,7 +310,7 @@ class TestErrors:
             taken.listen()
             port = taken.getsockname()[1]
             spec = template.spec_for(str(uuid.uuid4()), f"l3-{uuid.uuid4().hex[:8]}")
-            pinned = replace(spec, host_port=port)
+            pinned = replace(spec, published_port=port)
             with pytest.raises(PortConflict, match=f"127.0.0.1:{port} is already in use"):
                 await driver.create(pinned)
 
@@ -398,11 +340,11 @@ class TestNetwork:
         network = engine.networks.create(f"{INSTANCE}-net", labels={INSTANCE_LABEL: INSTANCE})
         spec = new_tenant(MachineTemplate(image=TENANT_IMAGE, network=network.name))
         machine = await driver.create(spec)
-        assert machine.internal_host == spec.machine_name
-        assert machine.base_url(Reach.NETWORK) == f"http://{spec.machine_name}:8080"
-        await wait_healthy(machine, deadline=HEALTH_DEADLINE, orchestrator=driver)
+        assert machine.upstream is not None
+        assert machine.upstream.url == f"http://{spec.machine_name}:8080"
+        await healthy(machine, driver)
         # A neighbour on the network (as the router and the App are in compose) asks by name.
-        url = f"{machine.base_url(Reach.NETWORK)}/.cial/api/healthz"
+        url = f"{machine.upstream.url}/.cial/api/healthz"
         probe = f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=5).status)"
         output = engine.containers.run(
             TENANT_IMAGE,

@@ -12,26 +12,21 @@ from pathlib import Path
 
 from cial_app.errors import ConfigurationError
 from cial_app.orchestrator import drivers
-from cial_app.orchestrator.base import (
-    DEFAULT_CPUS,
-    DEFAULT_MEMORY_BYTES,
-    DEFAULT_PIDS_LIMIT,
-    InvalidSpec,
-    parse_memory,
-)
+from cial_app.orchestrator.base import DEFAULT_CPUS, DEFAULT_MEMORY_BYTES, DEFAULT_PIDS_LIMIT, parse_memory
+from cial_app.orchestrator.errors import InvalidSpec
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-class TenantAddress(StrEnum):
-    """How the App reaches a tenant's edge to check its health."""
+class HealthVia(StrEnum):
+    """Which of a machine's endpoints the App dials to check a tenant's health."""
 
     # 127.0.0.1:<published port>: the App runs on the host (a spec, `python -m cial_app`).
     PUBLISHED = "published"
-    # <container name>:8080 on CIAL_DOCKER_NETWORK: the App is itself a container (compose),
-    # where 127.0.0.1 is its own loopback and the published ports are out of reach.
-    NETWORK = "network"
+    # The machine's upstream (its name on CIAL_DOCKER_NETWORK): the App is itself a container
+    # (compose), where 127.0.0.1 is its own loopback and the published ports are out of reach.
+    UPSTREAM = "upstream"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +56,7 @@ class Settings:
     # Labels every tenant resource this App makes, and bounds what it adopts and sweeps as orphans:
     # two Apps on one Docker engine (a spec's beside `make local-up`) never touch each other's.
     instance: str = "local"
-    tenant_address: TenantAddress = TenantAddress.PUBLISHED
+    health_via: HealthVia = HealthVia.PUBLISHED
     # Past this, a tenant that has not answered its health check goes to `error`.
     health_deadline_seconds: float = 30.0
     # How often the reconciler compares the engine with the tenants table.
@@ -104,7 +99,7 @@ class Settings:
             docker_network=(network := env.get("CIAL_DOCKER_NETWORK") or None),
             orchestrator=_choice(env, "CIAL_ORCHESTRATOR", defaults.orchestrator, drivers()),
             instance=_instance(env, defaults.instance),
-            tenant_address=_address(env, network),
+            health_via=_health_via(env, network),
             health_deadline_seconds=_float(
                 env, "CIAL_TENANT_HEALTH_DEADLINE_SECONDS", defaults.health_deadline_seconds, minimum=1
             ),
@@ -129,14 +124,14 @@ def _instance(env: Mapping[str, str], default: str) -> str:
     return raw
 
 
-def _address(env: Mapping[str, str], network: str | None) -> TenantAddress:
-    choices = [a.value for a in TenantAddress]
-    address = TenantAddress(_choice(env, "CIAL_TENANT_ADDRESS", TenantAddress.PUBLISHED.value, choices))
-    if address is TenantAddress.NETWORK and network is None:
+def _health_via(env: Mapping[str, str], network: str | None) -> HealthVia:
+    choices = [a.value for a in HealthVia]
+    via = HealthVia(_choice(env, "CIAL_TENANT_HEALTH_VIA", HealthVia.PUBLISHED.value, choices))
+    if via is HealthVia.UPSTREAM and network is None:
         raise ConfigurationError(
-            "CIAL_TENANT_ADDRESS=network reaches tenants by name on CIAL_DOCKER_NETWORK, which is not set"
+            "CIAL_TENANT_HEALTH_VIA=upstream reaches tenants by name on CIAL_DOCKER_NETWORK, which is not set"
         )
-    return address
+    return via
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, allowed: Iterable[str]) -> str:

@@ -25,7 +25,7 @@ PLATFORM_BACK_PORT = 3001
 
 # The only variables of the container's environment that reach `agent`'s processes. Anything
 # else an operator passes in (in particular every CIAL_* secret) stays on Core's side.
-AGENT_PASSTHROUGH = frozenset({"PATH", "LANG", "LC_ALL", "TZ", "TENANT_ID"})
+AGENT_PASSTHROUGH = frozenset({"PATH", "LANG", "LC_ALL", "TZ", "TENANT_ID", "TENANT_SLUG"})
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # -I: ignore PYTHON* variables and the working directory, so nothing in the environment can
@@ -69,9 +69,11 @@ def core_environment(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def agent_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """Only the allow-list, plus the identity of ``agent``. (Ports are fixed, not configured.)"""
+    """Only the allow-list, plus the identity of ``agent`` and the ports its services listen on
+    (written here only: the edge routes to the same constants)."""
     kept = {key: value for key, value in environ.items() if key in AGENT_PASSTHROUGH}
-    return {"PATH": DEFAULT_PATH, **kept, **_identity(AGENT_USER)}
+    ports = {"PLATFORM_FRONT_PORT": str(PLATFORM_FRONT_PORT), "PLATFORM_BACK_PORT": str(PLATFORM_BACK_PORT)}
+    return {"PATH": DEFAULT_PATH, **kept, **ports, **_identity(AGENT_USER)}
 
 
 def tenant_services(environ: Mapping[str, str]) -> list[Service]:

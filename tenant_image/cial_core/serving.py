@@ -25,9 +25,9 @@ LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"  # the supervisor adds the se
 _log = logging.getLogger("cial_core")
 
 
-def tenant_id() -> str:
-    """The tenant this container serves, read at request time (never baked in at build time)."""
-    return os.environ.get("TENANT_ID", "")
+def tenant_slug() -> str:
+    """The slug of the tenant this container serves, read at request time (never baked in)."""
+    return os.environ.get("TENANT_SLUG", "")
 
 
 def log_unexpected(exception: Exception, scope: Scope) -> None:

@@ -368,9 +368,10 @@ def _wake(signum: int, frame: FrameType | None) -> None:
 
 def main() -> int:
     out = sys.stdout.buffer
-    if not os.environ.get("TENANT_ID"):
-        _Log(out, []).say("TENANT_ID is not set; start the container with -e TENANT_ID=<tenant id>")
-        return EXIT_MISCONFIGURED
+    for variable, what in (("TENANT_ID", "tenant id"), ("TENANT_SLUG", "tenant slug")):
+        if not os.environ.get(variable):
+            _Log(out, []).say(f"{variable} is not set; start the container with -e {variable}=<{what}>")
+            return EXIT_MISCONFIGURED
     stop_read, stop_write = os.pipe()
     os.set_blocking(stop_read, False)
     os.set_blocking(stop_write, False)

@@ -29,7 +29,7 @@ import uvicorn
 
 from cial_platform.back import app as back
 from cial_platform.front import app as front
-from cial_platform.serving import configure_logging, server
+from cial_platform.serving import configure_logging, port, server
 
 BACK_OUTPUT_FD = 3
 BACK_STOP_SECONDS = 3.0
@@ -100,8 +100,8 @@ class _BackWatch:
 
 def main() -> int:
     configure_logging()
-    front_server = server(front.create_app(), port=front.PORT)
-    back_server = server(back.create_app(), port=back.PORT)
+    front_server = server(front.create_app(), port=port(front.PORT_VARIABLE))
+    back_server = server(back.create_app(), port=port(back.PORT_VARIABLE))
     own_output = _output_given()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # nothing buffered may be written twice, once by each process

@@ -19,9 +19,17 @@ LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"  # the supervisor adds the se
 _log = logging.getLogger("cial_platform")
 
 
-def tenant_id() -> str:
-    """The tenant this container serves, read at request time."""
-    return os.environ.get("TENANT_ID", "")
+def tenant_slug() -> str:
+    """The slug of the tenant this container serves, read at request time."""
+    return os.environ.get("TENANT_SLUG", "")
+
+
+def port(variable: str) -> int:
+    """A port the supervisor assigned (cial_core.services is the one place ports are written)."""
+    value = os.environ.get(variable, "")
+    if not value.isdigit():
+        raise SystemExit(f"{variable} is not set to a port; the supervisor passes it")
+    return int(value)
 
 
 def log_unexpected(exception: Exception, scope: Scope) -> None:

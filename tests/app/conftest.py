@@ -71,11 +71,11 @@ class Running:
 
     async def settle(self) -> None:
         """Until the App's background work on tenants is done (the test then looks at the result)."""
-        await self.services.lifecycle.jobs.wait_idle()
+        await self.services.provisioning.work.jobs.wait_idle()
 
     async def reconcile(self) -> None:
         """One reconciler round, and the work it started."""
-        await self.services.provisioning.reconciler.tick()
+        await self.services.provisioning.loop.tick()
         await self.settle()
 
 
@@ -87,7 +87,7 @@ async def run_app(settings: Settings, engine: FakeEngine | None = None) -> Async
     app = create_app(settings, orchestrator=engine, health=engine.probe)
     async with _lifespan(app):
         # The reconciler's first round starts with the App; let it finish before the test acts.
-        await services_of(app).provisioning.reconciler.tick()
+        await services_of(app).provisioning.loop.tick()
         transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # Litestar's own ASGI types
         # Redirects are part of what the admin pages promise: tests look at them, not past them.
         async with httpx.AsyncClient(

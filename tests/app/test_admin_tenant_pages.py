@@ -20,7 +20,7 @@ class TestTenantList:
         row = re.search(r'<tr data-slug="acme".*?</tr>', page, re.S)
         assert row is not None
         assert 'class="state state-running"' in row.group(0)
-        port = body["container_port"]
+        port = body["published_port"]
         assert f'<a href="http://127.0.0.1:{port}/">{port}</a>' in row.group(0)
 
     async def test_a_tenant_in_error_shows_why_in_the_list(self, running: Running, owner: Client) -> None:

@@ -39,8 +39,8 @@ class TestStop:
         await running.settle()
         after = await tenant(owner, "acme")
         assert after["state"] == "stopped"
-        assert after["container_port"] is None  # nothing is published while stopped
-        assert after["container_id"] == before["container_id"]
+        assert after["published_port"] is None  # nothing is published while stopped
+        assert after["machine_id"] == before["machine_id"]
         [machine] = await running.engine.machines_of(after["id"])
         assert machine.state is MachineState.STOPPED
         assert len(await running.engine.volumes_of(after["id"])) == 1
@@ -74,7 +74,7 @@ class TestStart:
         assert after["state"] == "running"
         assert after["desired_state"] == "running"
         [machine] = await running.engine.machines_of(after["id"])
-        assert after["container_port"] == machine.host_port is not None
+        assert after["published_port"] == machine.published_port is not None
         assert (await history(owner, "acme"))[-2:] == [("stopped", "starting"), ("starting", "running")]
 
     async def test_starting_a_running_tenant_changes_nothing(self, running: Running, owner: Client) -> None:

@@ -104,8 +104,8 @@ class TestOpenApiDocument:
         schemas = (await client.get("/schema/openapi.json")).json()["components"]["schemas"]
         tenant = next(s for name, s in schemas.items() if name.endswith("TenantOut"))
         assert set(tenant["properties"]) == {
-            "id", "slug", "name", "state", "state_reason", "desired_state", "container_id",
-            "container_port", "created_at", "updated_at",
+            "id", "slug", "name", "state", "state_reason", "desired_state", "machine_id",
+            "published_port", "created_at", "updated_at",
         }  # fmt: skip
 
 

@@ -37,8 +37,8 @@ class TestBackgroundProvisioning:
         body = await tenant(owner, "acme")
         [machine] = await running.engine.machines_of(body["id"])
         assert body["state"] == "running"
-        assert body["container_id"] == machine.id
-        assert body["container_port"] == machine.host_port is not None
+        assert body["machine_id"] == machine.id
+        assert body["published_port"] == machine.published_port is not None
         assert await history(owner, "acme") == [
             (None, "provisioning"),
             ("provisioning", "starting"),
@@ -93,7 +93,7 @@ class TestProvisioningErrors:
         assert "did not answer /.cial/api/healthz" in body["state_reason"]
         assert "connection refused" in body["state_reason"]
         # The container it made is recorded: the owner can read its logs.
-        assert body["container_id"] is not None
+        assert body["machine_id"] is not None
         assert await history(owner, "acme") == [
             (None, "provisioning"),
             ("provisioning", "starting"),
@@ -131,8 +131,8 @@ class TestOneBringUpAtATime:
         gate = running.engine.hold("create")
         await create(owner, "acme")
         await asyncio.wait_for(gate.arrived.wait(), 5)
-        await running.services.provisioning.reconciler.tick()
-        await running.services.provisioning.reconciler.tick()
+        await running.services.provisioning.loop.tick()
+        await running.services.provisioning.loop.tick()
         assert gate.waiting == 1
         gate.open()
         await running.settle()
@@ -163,7 +163,7 @@ class TestShutdownAndRecovery:
             await app.client.post("/api/auth/sign-up/email", json=OWNER)
             body = await create(app.client, "acme")
             await asyncio.wait_for(gate.arrived.wait(), 5)
-            jobs = app.services.lifecycle.jobs
+            jobs = app.services.provisioning.work.jobs
         # The App is down: its job was cancelled (not left running), the tenant is mid-way.
         assert len(jobs) == 0
         assert engine.closed

@@ -9,9 +9,9 @@ import socket
 from collections.abc import AsyncIterator
 
 import pytest
-from cial_app.orchestrator import HealthTimeout, Machine, MachineState
+from cial_app.orchestrator import Endpoint, HealthTimeout, Machine, MachineState, NoAddress
 from cial_app.provisioning.wiring import build_orchestrator, health_probe, machine_template
-from cial_app.settings import Settings, TenantAddress
+from cial_app.settings import HealthVia, Settings
 
 from .fakes import FakeEngine
 
@@ -61,22 +61,24 @@ class TestDriverAndRecipe:
 
 class TestHealthAddress:
     async def test_published_checks_the_port_on_127_0_0_1(self, healthz: int) -> None:
-        probe = health_probe(Settings(tenant_address=TenantAddress.PUBLISHED), FakeEngine())
-        machine = Machine(tenant_id="t", slug="acme", state=MachineState.RUNNING, host_port=healthz)
+        probe = health_probe(Settings(health_via=HealthVia.PUBLISHED), FakeEngine())
+        machine = Machine(tenant_id="t", slug="acme", state=MachineState.RUNNING, published_port=healthz)
         assert await probe(machine) >= 0
 
-    async def test_network_checks_the_name_on_the_shared_network(self, healthz: int) -> None:
-        settings = Settings(tenant_address=TenantAddress.NETWORK, docker_network="cial-net")
+    async def test_upstream_checks_the_machine_where_the_router_will_dial_it(self, healthz: int) -> None:
+        settings = Settings(health_via=HealthVia.UPSTREAM, docker_network="cial-net")
         probe = health_probe(settings, FakeEngine())
         # In compose the name resolves on the network; here 127.0.0.1 stands in for it.
         machine = Machine(
-            tenant_id="t",
-            slug="acme",
-            state=MachineState.RUNNING,
-            internal_host="127.0.0.1",
-            internal_port=healthz,
+            tenant_id="t", slug="acme", state=MachineState.RUNNING, upstream=Endpoint("127.0.0.1", healthz)
         )
         assert await probe(machine) >= 0
+
+    async def test_a_machine_without_the_address_asked_for_is_refused_with_why(self) -> None:
+        probe = health_probe(Settings(health_via=HealthVia.PUBLISHED), FakeEngine())
+        machine = Machine(tenant_id="t", slug="acme", state=MachineState.RUNNING)
+        with pytest.raises(NoAddress, match="no published address"):
+            await probe(machine)
 
     async def test_a_port_that_does_not_answer_fails_at_the_deadline_with_what_it_saw(self) -> None:
         engine = FakeEngine()
@@ -84,6 +86,6 @@ class TestHealthAddress:
         probe = health_probe(Settings(health_deadline_seconds=1.0), engine)
         with socket.socket() as bound:  # bound, never listening: connecting is refused
             bound.bind(("127.0.0.1", 0))
-            machine = dataclasses.replace(made, host_port=bound.getsockname()[1])
+            machine = dataclasses.replace(made, published_port=bound.getsockname()[1])
             with pytest.raises(HealthTimeout, match="connection refused"):
                 await probe(machine)

@@ -30,8 +30,8 @@ class TestRepairsBehindTheAppsBack:
         after = await tenant(owner, "acme")
         assert after["state"] == "running"
         [machine] = await running.engine.machines_of(after["id"])
-        assert after["container_id"] == machine.id != before["container_id"]
-        assert after["container_port"] == machine.host_port
+        assert after["machine_id"] == machine.id != before["machine_id"]
+        assert after["published_port"] == machine.published_port
         assert (await history(owner, "acme"))[-2:] == [("running", "starting"), ("starting", "running")]
         assert "removed outside the App" in (await reasons(owner, "acme"))[-2]
 
@@ -126,10 +126,9 @@ class TestLevelTriggered:
         with caplog.at_level(logging.INFO, logger="cial_app.provisioning"):
             await running.reconcile()
         lines = [r.getMessage() for r in caplog.records if r.name.startswith("cial_app.provisioning")]
-        port = (await tenant(owner, "acme"))["container_port"]
         assert lines == [
             "tenant acme: its container was removed outside the App; creating it again",
-            f"tenant acme: running on port {port} (healthy after 0.2 s)",
+            "tenant acme: running at cial-tenant-acme:8080 (healthy after 0.2 s)",
         ]
 
 
@@ -180,7 +179,7 @@ class TestRetries:
     async def test_a_failing_tenant_is_retried_only_after_its_backoff(self, settings: Settings) -> None:
         engine = FakeEngine(images=())
         async with run_app(with_(settings, tenant_image="cial-tenant:dev"), engine) as app:
-            app.services.lifecycle.backoff = Backoff(first=3600)
+            app.services.provisioning.work.backoff = Backoff(first=3600)
             await app.client.post("/api/auth/sign-up/email", json=OWNER)
             await create(app.client, "acme")
             await app.settle()
@@ -188,7 +187,7 @@ class TestRetries:
             await app.reconcile()
             await app.reconcile()
             assert engine.count("create") == 1
-            app.services.lifecycle.backoff = Backoff(first=0)
+            app.services.provisioning.work.backoff = Backoff(first=0)
             engine.memory.images.add("cial-tenant:dev")  # the owner builds the image
             await app.reconcile()
             assert (await tenant(app.client, "acme"))["state"] == "running"
@@ -196,7 +195,7 @@ class TestRetries:
     async def test_a_retry_that_fails_the_same_way_writes_no_new_event(self, settings: Settings) -> None:
         engine = FakeEngine(images=())
         async with run_app(settings, engine) as app:
-            app.services.lifecycle.backoff = Backoff(first=0)
+            app.services.provisioning.work.backoff = Backoff(first=0)
             await app.client.post("/api/auth/sign-up/email", json=OWNER)
             await create(app.client, "acme")
             await app.settle()
@@ -222,7 +221,7 @@ class TestTheLoop:
     async def test_a_failing_round_does_not_stop_the_loop(self, settings: Settings) -> None:
         engine = FakeEngine()
         async with run_app(with_(settings, reconcile_interval_seconds=0.5), engine) as app:
-            reconciler = app.services.provisioning.reconciler
+            reconciler = app.services.provisioning.loop
             engine.failures["list_machines"] = RuntimeError("the database went away")
             start = reconciler.rounds
 

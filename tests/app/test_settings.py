@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from cial_app.errors import ConfigurationError
-from cial_app.settings import Settings, TenantAddress
+from cial_app.settings import HealthVia, Settings
 
 
 class TestSettingsFromEnvironment:
@@ -20,7 +20,7 @@ class TestSettingsFromEnvironment:
         assert settings.docker_network is None
         assert settings.orchestrator == "docker"
         assert settings.instance == "local"
-        assert settings.tenant_address is TenantAddress.PUBLISHED
+        assert settings.health_via is HealthVia.PUBLISHED
         assert settings.health_deadline_seconds == 30.0
         assert settings.reconcile_interval_seconds == 5.0
         assert (settings.tenant_memory_bytes, settings.tenant_cpus, settings.tenant_pids_limit) == (
@@ -49,7 +49,7 @@ class TestSettingsFromEnvironment:
                 "CIAL_DEBUG": "1",
                 "CIAL_ORCHESTRATOR": "memory",
                 "CIAL_INSTANCE": "spec-1",
-                "CIAL_TENANT_ADDRESS": "network",
+                "CIAL_TENANT_HEALTH_VIA": "upstream",
                 "CIAL_TENANT_HEALTH_DEADLINE_SECONDS": "12.5",
                 "CIAL_RECONCILE_INTERVAL_SECONDS": "2",
                 "CIAL_TENANT_MEMORY": "512m",
@@ -75,7 +75,7 @@ class TestSettingsFromEnvironment:
             debug=True,
             orchestrator="memory",
             instance="spec-1",
-            tenant_address=TenantAddress.NETWORK,
+            health_via=HealthVia.UPSTREAM,
             health_deadline_seconds=12.5,
             reconcile_interval_seconds=2.0,
             tenant_memory_bytes=512 * 1024 * 1024,
@@ -94,8 +94,11 @@ class TestSettingsFromEnvironment:
             ({"CIAL_SESSION_TTL_SECONDS": "5"}, ">= 60"),
             ({"CIAL_COOKIE_SECURE": "maybe"}, "true or false"),
             ({"CIAL_ORCHESTRATOR": "kubernetes"}, "CIAL_ORCHESTRATOR must be one of docker, memory"),
-            ({"CIAL_TENANT_ADDRESS": "magic"}, "CIAL_TENANT_ADDRESS must be one of published, network"),
-            ({"CIAL_TENANT_ADDRESS": "network"}, "CIAL_DOCKER_NETWORK, which is not set"),
+            (
+                {"CIAL_TENANT_HEALTH_VIA": "magic"},
+                "CIAL_TENANT_HEALTH_VIA must be one of published, upstream",
+            ),
+            ({"CIAL_TENANT_HEALTH_VIA": "upstream"}, "CIAL_DOCKER_NETWORK, which is not set"),
             ({"CIAL_TENANT_MEMORY": "lots"}, "CIAL_TENANT_MEMORY: memory limit 'lots' is not a size"),
             ({"CIAL_TENANT_MEMORY": "1m"}, "at least 16m"),
             ({"CIAL_TENANT_CPUS": "0"}, "CIAL_TENANT_CPUS must be between 0.01 and 64"),

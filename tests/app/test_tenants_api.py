@@ -8,15 +8,17 @@ import uuid
 from datetime import datetime
 
 import pytest
+from cial_app.orchestrator import Endpoint
+from cial_app.provisioning import ActionResult, TenantLogs
 from cial_app.tenants.service import TenantService
 from cial_app.tenants.states import TenantState
-from cial_app.tenants.store import TenantRecord, TenantStore
+from cial_app.tenants.store import Placement, TenantRecord, TenantStore
 from cial_app.tenants.tables import Tenant, TenantEvent
 
 from .conftest import Client
 
 TENANT_FIELDS = {
-    "id", "slug", "name", "state", "state_reason", "desired_state", "container_id", "container_port",
+    "id", "slug", "name", "state", "state_reason", "desired_state", "machine_id", "published_port",
     "created_at", "updated_at",
 }  # fmt: skip
 
@@ -34,8 +36,8 @@ class TestCreateTenant:
         assert body["slug"] == "acme"
         assert body["name"] == "Acme Inc."
         assert body["state"] == "provisioning"
-        assert body["container_id"] is None
-        assert body["container_port"] is None
+        assert body["machine_id"] is None
+        assert body["published_port"] is None
         uuid.UUID(str(body["id"]))
         datetime.fromisoformat(str(body["created_at"]))
 
@@ -189,7 +191,8 @@ class TestOwnerOnly:
 
 
 class RecordingProvisioner:
-    """Stands in for the orchestrator (L3): records what it is told, moves the tenant on."""
+    """Stands in for the provisioning side: records what it is told, moves the tenant on.
+    Only `provision` is used here; the other actions are the lifecycle tests' business."""
 
     def __init__(self, *, fail: bool = False) -> None:
         self.seen: list[TenantRecord] = []
@@ -200,9 +203,16 @@ class RecordingProvisioner:
         self.seen.append(tenant)
         if self.fail:
             raise RuntimeError("engine unreachable")
-        await self.store.transition(
-            tenant.id, TenantState.STARTING, "container created", container_id="c0ffee", container_port=49153
-        )
+        placement = Placement("c0ffee", Endpoint("cial-tenant-acme", 8080), 49153)
+        await self.store.transition(tenant.id, TenantState.STARTING, "container created", placement=placement)
+
+    async def start(self, tenant: TenantRecord) -> ActionResult:
+        raise AssertionError("not used by these tests")
+
+    stop = restart = delete = start
+
+    async def logs(self, tenant: TenantRecord, tail: int = 100) -> TenantLogs:
+        raise AssertionError("not used by these tests")
 
 
 async def owner_id(client: Client) -> uuid.UUID:

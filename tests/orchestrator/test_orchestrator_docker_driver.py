@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from cial_app.orchestrator import EngineUnavailable, Health, MachineState, get_orchestrator
-from cial_app.orchestrator.docker import _machine, _timestamp
+from cial_app.orchestrator import Endpoint, EngineUnavailable, Health, MachineState, get_orchestrator
+from cial_app.orchestrator.docker_inspect import machine_of, timestamp
 
 
 def inspected(**state: Any) -> dict[str, Any]:
@@ -29,57 +29,64 @@ def inspected(**state: Any) -> dict[str, Any]:
 
 class TestReadingInspectData:
     def test_a_running_container_becomes_a_machine(self) -> None:
-        machine = _machine(inspected())
+        machine = machine_of(inspected())
         assert (machine.tenant_id, machine.slug, machine.name, machine.state) == (
             "7",
             "acme",
             "cial-tenant-acme",
             MachineState.RUNNING,
         )
-        assert (machine.host_port, machine.volume, machine.restart_count) == (32769, "cial-tenant-7-data", 2)
+        assert (machine.published_port, machine.volume, machine.restart_count) == (
+            32769,
+            "cial-tenant-7-data",
+            2,
+        )
 
-    def test_on_the_default_bridge_the_internal_address_is_the_ip(self) -> None:
-        assert _machine(inspected()).internal_host == "172.17.0.5"
+    def test_on_the_default_bridge_the_upstream_is_the_ip(self) -> None:
+        assert machine_of(inspected()).upstream == Endpoint("172.17.0.5", 8080)
 
-    def test_on_a_user_network_the_internal_address_is_the_name(self) -> None:
+    def test_on_a_user_network_the_upstream_is_the_name(self) -> None:
         attrs = inspected()
         attrs["NetworkSettings"]["Networks"] = {"cial_default": {"IPAddress": "10.0.0.3"}}
-        assert _machine(attrs).internal_host == "cial-tenant-acme"
+        assert machine_of(attrs).upstream == Endpoint("cial-tenant-acme", 8080)
+
+    def test_a_stopped_container_has_no_upstream(self) -> None:
+        assert machine_of(inspected(Status="exited")).upstream is None
 
     @pytest.mark.parametrize("code", [0, 143, 137])
     def test_an_exit_after_a_stop_request_is_stopped(self, code: int) -> None:
-        machine = _machine(inspected(Status="exited", ExitCode=code))
+        machine = machine_of(inspected(Status="exited", ExitCode=code))
         assert (machine.state, machine.exit_code) == (MachineState.STOPPED, code)
 
     def test_an_exit_with_an_error_code_is_exited(self) -> None:
-        assert _machine(inspected(Status="exited", ExitCode=1)).state is MachineState.EXITED
+        assert machine_of(inspected(Status="exited", ExitCode=1)).state is MachineState.EXITED
 
     def test_an_out_of_memory_kill_is_exited_with_the_reason(self) -> None:
-        machine = _machine(inspected(Status="exited", ExitCode=137, OOMKilled=True))
+        machine = machine_of(inspected(Status="exited", ExitCode=137, OOMKilled=True))
         assert machine.state is MachineState.EXITED
         assert machine.error is not None and "out of memory" in machine.error
 
     def test_a_stopped_container_has_no_port(self) -> None:
         attrs = inspected(Status="exited")
         attrs["NetworkSettings"]["Ports"] = {}
-        assert _machine(attrs).host_port is None
+        assert machine_of(attrs).published_port is None
 
     def test_the_images_healthcheck_status_is_read(self) -> None:
-        assert _machine(inspected(Health={"Status": "healthy"})).health is Health.HEALTHY
-        assert _machine(inspected()).health is Health.UNKNOWN
+        assert machine_of(inspected(Health={"Status": "healthy"})).health is Health.HEALTHY
+        assert machine_of(inspected()).health is Health.UNKNOWN
 
 
 class TestTimestamps:
     def test_nanoseconds_are_cut_to_microseconds(self) -> None:
-        parsed = _timestamp("2026-01-01T12:00:00.123456789Z")
+        parsed = timestamp("2026-01-01T12:00:00.123456789Z")
         assert parsed == datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
     def test_a_volume_time_to_the_second_is_rounded_up(self) -> None:
         exact = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-        assert _timestamp("2026-01-01T12:00:00Z", round_up=True) == exact + timedelta(seconds=1)
+        assert timestamp("2026-01-01T12:00:00Z", round_up=True) == exact + timedelta(seconds=1)
 
     def test_garbage_is_no_time(self) -> None:
-        assert _timestamp("yesterday") is None and _timestamp(None) is None
+        assert timestamp("yesterday") is None and timestamp(None) is None
 
 
 class TestNoEngine:

@@ -5,17 +5,15 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
 
 import pytest
 from cial_app.orchestrator import (
+    Endpoint,
     HealthTimeout,
     Machine,
     MachineCrashed,
     MachineSpec,
     MachineState,
-    NoAddress,
-    Reach,
     wait_healthy,
 )
 from cial_app.orchestrator.memory import MemoryOrchestrator
@@ -66,40 +64,34 @@ def closed_port() -> int:
 
 
 def running(port: int) -> Machine:
-    return Machine(tenant_id="1", slug="acme", state=MachineState.RUNNING, host_port=port)
+    return Machine(tenant_id="1", slug="acme", state=MachineState.RUNNING, published_port=port)
+
+
+def at(port: int) -> Endpoint:
+    return Endpoint("127.0.0.1", port)
 
 
 class TestWaitHealthy:
     async def test_returns_once_the_endpoint_answers_200(self, serve: Serve) -> None:
         server = await serve(lambda: 200)
-        elapsed = await wait_healthy(running(server.port), deadline=5)
+        elapsed = await wait_healthy(running(server.port), at(server.port), deadline=5)
         assert elapsed < 5 and server.hits == 1
 
     async def test_keeps_polling_through_errors_until_200(self, serve: Serve) -> None:
         answers = iter([503, 502, 200])
         server = await serve(lambda: next(answers))
-        await wait_healthy(running(server.port), deadline=5, interval=0.01)
+        await wait_healthy(running(server.port), at(server.port), deadline=5, interval=0.01)
         assert server.hits == 3
 
     async def test_a_deadline_passed_names_the_last_answer(self, serve: Serve) -> None:
         server = await serve(lambda: 503)
         with pytest.raises(HealthTimeout, match=r"acme did not answer .*healthz.* within 0.3 s.*HTTP 503"):
-            await wait_healthy(running(server.port), deadline=0.3, interval=0.01)
+            await wait_healthy(running(server.port), at(server.port), deadline=0.3, interval=0.01)
 
     async def test_nothing_listening_is_reported_as_refused(self) -> None:
         with pytest.raises(HealthTimeout, match="connection refused") as raised:
-            await wait_healthy(running(closed_port()), deadline=0.3, interval=0.01)
+            await wait_healthy(running(closed_port()), at(closed_port()), deadline=0.3, interval=0.01)
         assert raised.value.code == "health_timeout"
-
-    async def test_the_network_address_needs_a_network_name(self, serve: Serve) -> None:
-        server = await serve(lambda: 200)
-        with pytest.raises(NoAddress, match="no network address"):
-            await wait_healthy(running(server.port), deadline=5, reach=Reach.NETWORK)
-        assert server.hits == 0
-
-    async def test_a_machine_without_an_address_fails_at_once(self) -> None:
-        with pytest.raises(NoAddress):
-            await wait_healthy(Machine(tenant_id="1", state=MachineState.CREATED), deadline=5)
 
 
 class TestWatchingTheMachine:
@@ -109,7 +101,8 @@ class TestWatchingTheMachine:
         engine.kill("1", exit_code=3)
         with pytest.raises(MachineCrashed, match=r"acme's container is exited \(exit code 3\)"):
             await wait_healthy(
-                replace(machine, host_port=closed_port()),
+                machine,
+                at(closed_port()),
                 deadline=30,
                 orchestrator=engine,
                 interval=0.05,

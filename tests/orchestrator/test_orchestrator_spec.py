@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 from cial_app.orchestrator import (
     TENANT_LABEL,
+    Endpoint,
     InvalidSpec,
     Machine,
     MachineSpec,
     MachineState,
     MachineTemplate,
-    NoAddress,
-    Reach,
     parse_memory,
 )
 
@@ -46,9 +45,14 @@ class TestValidation:
         with pytest.raises(InvalidSpec, match="tenant id"):
             spec(tenant_id=tenant_id)
 
-    def test_tenant_id_in_the_environment_cannot_be_overridden(self) -> None:
-        with pytest.raises(InvalidSpec, match="TENANT_ID"):
-            spec(env={"TENANT_ID": "other"})
+    @pytest.mark.parametrize("name", ["TENANT_ID", "TENANT_SLUG"])
+    def test_who_the_tenant_is_cannot_be_overridden_in_the_environment(self, name: str) -> None:
+        with pytest.raises(InvalidSpec, match=name):
+            spec(env={name: "other"})
+
+    def test_the_machine_is_told_its_tenant_id_and_its_slug_apart(self) -> None:
+        made = spec(tenant_id="0b7c", slug="acme", env={"A": "1"})
+        assert made.all_env == {"A": "1", "TENANT_ID": "0b7c", "TENANT_SLUG": "acme"}
 
     def test_an_invalid_environment_name_is_refused(self) -> None:
         with pytest.raises(InvalidSpec, match="environment"):
@@ -60,7 +64,7 @@ class TestValidation:
             ("memory_bytes", 1024, "memory"),
             ("cpus", 0, "cpu"),
             ("pids_limit", 3, "pids"),
-            ("host_port", 70000, "port"),
+            ("published_port", 70000, "port"),
         ],
     )
     def test_limits_out_of_range_are_refused(self, field: str, value: object, words: str) -> None:
@@ -98,22 +102,26 @@ class TestTemplate:
         made = template.spec_for("7", "beta")
         assert (made.image, made.cpus, made.network, dict(made.env)) == ("img:1", 0.5, "cial-net", {"A": "1"})
 
-    def test_a_template_with_a_network_reaches_tenants_by_name(self) -> None:
-        assert MachineTemplate(network="n").reach is Reach.NETWORK
-        assert MachineTemplate().reach is Reach.HOST
-
 
 class TestAddresses:
     machine = Machine(
-        tenant_id="7", state=MachineState.RUNNING, host_port=32768, internal_host="cial-tenant-beta"
+        tenant_id="7",
+        state=MachineState.RUNNING,
+        published_port=32768,
+        upstream=Endpoint("cial-tenant-beta", 8080),
     )
 
-    def test_on_the_host_the_published_port_on_loopback_is_used(self) -> None:
-        assert self.machine.base_url(Reach.HOST) == "http://127.0.0.1:32768"
+    def test_the_published_port_is_on_the_hosts_loopback(self) -> None:
+        assert self.machine.published == Endpoint("127.0.0.1", 32768)
+        assert self.machine.published.url == "http://127.0.0.1:32768"
 
-    def test_on_the_network_the_container_name_and_port_8080_are_used(self) -> None:
-        assert self.machine.base_url(Reach.NETWORK) == "http://cial-tenant-beta:8080"
+    def test_the_upstream_is_where_the_router_dials(self) -> None:
+        assert self.machine.upstream is not None
+        assert self.machine.upstream.url == "http://cial-tenant-beta:8080"
 
-    def test_a_machine_without_a_port_has_no_address(self) -> None:
-        with pytest.raises(NoAddress, match="no published port"):
-            Machine.absent("7").base_url(Reach.HOST)
+    def test_an_ipv6_upstream_is_bracketed_in_its_url(self) -> None:
+        assert Endpoint("fd00::5", 8080).url == "http://[fd00::5]:8080"
+
+    def test_a_machine_that_is_not_running_has_no_address(self) -> None:
+        absent = Machine.absent("7")
+        assert (absent.published, absent.upstream) == (None, None)

@@ -15,7 +15,7 @@ from litestar.testing import TestClient
 
 @pytest.fixture(autouse=True)
 def tenant(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TENANT_ID", "acme")
+    monkeypatch.setenv("TENANT_SLUG", "acme")
 
 
 class TestCoreBack:
@@ -40,7 +40,7 @@ class TestCoreBack:
 
     def test_tenant_is_read_at_request_time(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         with TestClient(core_back(tmp_path, siblings={})) as client:
-            monkeypatch.setenv("TENANT_ID", "later")
+            monkeypatch.setenv("TENANT_SLUG", "later")
             assert client.get("/healthz").json()["tenant"] == "later"
 
     def test_post_counts_a_visit_and_get_only_reads(self, tmp_path: Path) -> None:
@@ -84,7 +84,7 @@ class TestCoreFront:
         assert "<h1>Cial Core · Tenant acme</h1>" in response.text
 
     def test_tenant_id_is_escaped(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setenv("TENANT_ID", "<script>")
+        monkeypatch.setenv("TENANT_SLUG", "<script>")
         with TestClient(core_front()) as client:
             assert "<script>" not in client.get("/.cial").text
 

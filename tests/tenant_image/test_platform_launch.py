@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cial_core.services import Service
+from cial_core.services import Service, agent_environment
 
 from tests.tenant_image.supervising import Run, start
 
@@ -35,7 +35,10 @@ def platform(running: list[Run]) -> Run:
         name="platform-front",
         argv=(sys.executable, "-u", "-m", "cial_platform"),
         user=None,
-        env={"PATH": os.environ["PATH"], "TENANT_ID": "launch", "PYTHONPATH": str(ROOT / "tenant_image")},
+        env={
+            **agent_environment({"PATH": os.environ["PATH"], "TENANT_SLUG": "launch"}),
+            "PYTHONPATH": str(ROOT / "tenant_image"),
+        },
         extra_outputs=("platform-back",),
     )
     return start(running, [service])

@@ -11,31 +11,26 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.openapi import ResponseSpec
-from litestar.response import Template
+from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
-from cial_app.errors import AppError
+from cial_app.errors import AppError, NotAuthenticated
+from cial_app.web.responses import ErrorBody
 
 log = logging.getLogger(__name__)
 
 ADMIN_PREFIX = "/admin"
+ADMIN_LOGIN = "/admin/login"
 _BODY_KEY = "data"
 
 
-class ErrorBody(msgspec.Struct):
-    status: int
-    code: str
-    message: str
-    # The request field to fix, when one field is to blame.
-    field: str | None = None
-
-
 def handle_app_error(request: Request[Any, Any, Any], error: AppError) -> Response[Any]:
+    if isinstance(error, NotAuthenticated) and _is_admin_page(request):
+        # A browser without a session is sent to sign in, not shown an error (303: always a GET).
+        return Redirect(ADMIN_LOGIN, status_code=303)  # type: ignore[return-value]
     return _respond(request, ErrorBody(error.status, error.code, error.message, error.field), error.headers)
 
 
@@ -63,8 +58,12 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
 }
 
 
+def _is_admin_page(request: Request[Any, Any, Any]) -> bool:
+    return request.url.path.startswith(ADMIN_PREFIX)
+
+
 def _respond(request: Request[Any, Any, Any], body: ErrorBody, headers: Mapping[str, str]) -> Response[Any]:
-    if request.url.path.startswith(ADMIN_PREFIX):
+    if _is_admin_page(request):
         return Template(
             template_name="error.html",
             context={"error": body},
@@ -93,23 +92,3 @@ def _validation_field(error: ValidationException) -> str | None:
         if isinstance(problem, dict) and isinstance(problem.get("key"), str) and problem["key"] != _BODY_KEY:
             return str(problem["key"])
     return None
-
-
-_DESCRIPTIONS = {
-    400: "The input breaks a rule; `message` names it and `field` the field to fix",
-    401: "Not signed in, or wrong credentials",
-    403: "Refused: closed sign-up, cross-site request, or a form without a valid token",
-    404: "No such resource",
-    409: "Conflicts with what exists",
-    413: "Body too large",
-    415: "Unsupported body type",
-    429: "Too many attempts; see Retry-After",
-}
-
-
-def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the errors a route can answer with, so a fuzzer can check them."""
-    return {
-        status: ResponseSpec(data_container=ErrorBody, description=_DESCRIPTIONS.get(status, "Error"))
-        for status in statuses
-    }

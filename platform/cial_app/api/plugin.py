@@ -19,14 +19,15 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from cial_app import db
-from cial_app.admin.controllers import AdminController
+from cial_app.admin.sign_in import SignInPages
+from cial_app.admin.tenant_pages import TenantPages
 from cial_app.api.csrf import CsrfMiddleware
 from cial_app.api.errors import EXCEPTION_HANDLERS
 from cial_app.api.health import healthz
 from cial_app.api.services import Services
 from cial_app.auth.controllers import AuthController
-from cial_app.auth.guards import current_session, require_owner
 from cial_app.tenants.controllers import TenantController
+from cial_app.web.guards import current_session, require_owner
 
 ADMIN = Path(__file__).resolve().parent.parent / "admin"
 TEMPLATES = ADMIN / "templates"
@@ -50,7 +51,8 @@ class CialPlugin(InitPluginProtocol):
                 healthz,
                 AuthController,
                 TenantController,
-                AdminController,
+                SignInPages,
+                TenantPages,
                 create_static_files_router(
                     path="/admin/static", directories=[STATIC], include_in_schema=False, cache_control=None
                 ),
@@ -61,7 +63,6 @@ class CialPlugin(InitPluginProtocol):
                 "settings": Provide(lambda: services.settings, sync_to_thread=False),
                 "auth": Provide(lambda: services.auth, sync_to_thread=False),
                 "tenants": Provide(lambda: services.tenants, sync_to_thread=False),
-                "lifecycle": Provide(lambda: services.lifecycle, sync_to_thread=False),
                 "current": Provide(current_session),
                 "owner": Provide(require_owner, sync_to_thread=False),
             }

@@ -9,7 +9,7 @@ from cial_app.auth.passwords import PasswordHasher
 from cial_app.auth.service import AuthService
 from cial_app.auth.throttle import FailureWindow, SignInThrottle
 from cial_app.orchestrator import Orchestrator
-from cial_app.provisioning import HealthProbe, Lifecycle, Provisioning, build_provisioning
+from cial_app.provisioning import HealthProbe, Provisioning, build_provisioning
 from cial_app.settings import Settings
 from cial_app.tenants.service import TenantService
 from cial_app.tenants.store import TenantStore
@@ -22,10 +22,6 @@ class Services:
     tenants: TenantService
     tenant_store: TenantStore
     provisioning: Provisioning
-
-    @property
-    def lifecycle(self) -> Lifecycle:
-        return self.provisioning.lifecycle
 
 
 def build_services(
@@ -45,7 +41,7 @@ def build_services(
     return Services(
         settings=settings,
         auth=auth,
-        tenants=TenantService(store, provisioning.lifecycle),
+        tenants=TenantService(store, provisioning.actions),
         tenant_store=store,
         provisioning=provisioning,
     )

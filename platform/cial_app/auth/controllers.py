@@ -7,13 +7,13 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.params import JSONBody
 
-from cial_app.api.deps import AppSettings, Auth, Current
-from cial_app.api.errors import error_responses
 from cial_app.auth.cookies import SESSION_COOKIE, expired_session_cookie, session_cookie
-from cial_app.auth.guards import client_address
 from cial_app.auth.schemas import SessionEnvelope, SignInBody, SignOutOut, SignUpBody
 from cial_app.auth.service import SignedIn
 from cial_app.settings import Settings
+from cial_app.web.deps import AppSettings, Auth, Current
+from cial_app.web.guards import client_address
+from cial_app.web.responses import error_responses
 
 
 def signed_in_response(signed: SignedIn, settings: Settings) -> Response[SessionEnvelope]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 from cial_app.errors import InvalidInput
+from cial_app.text import NAME_MAX as NAME_MAX
+from cial_app.text import check_name as check_name
 from cial_app.text import has_control_characters
 
-NAME_MAX = 100
 EMAIL_MAX = 254
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
@@ -18,17 +19,6 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 def normalize_email(raw: str) -> str:
     return raw.strip().lower()
-
-
-def check_name(raw: str) -> str:
-    name = raw.strip()
-    if not name:
-        raise InvalidInput("Name is required.", field="name")
-    if len(name) > NAME_MAX:
-        raise InvalidInput(f"Name must be at most {NAME_MAX} characters.", field="name")
-    if has_control_characters(name):
-        raise InvalidInput("Name may not contain control characters.", field="name")
-    return name
 
 
 def check_email(raw: str) -> str:

@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
+
+from .errors import InvalidSpec
 
 # Every resource the App owns carries this label, so what it owns can always be found (and orphans
 # removed) without any state outside the engine.
@@ -22,6 +24,11 @@ SLUG_LABEL = "cial.slug"
 INSTANCE_LABEL = "cial.instance"
 
 MACHINE_PORT = 8080  # the tenant's edge: the only port a tenant container exposes
+# Who the machine is, in its environment: the tenant's id (a UUID, as everywhere in the App) and
+# its slug (its host label); both are set by the orchestrator from the spec.
+TENANT_ID_ENV = "TENANT_ID"
+TENANT_SLUG_ENV = "TENANT_SLUG"
+MACHINE_IDENTITY_ENV = frozenset({TENANT_ID_ENV, TENANT_SLUG_ENV})
 DATA_DIR = "/var/lib/cial"
 HEALTH_PATH = "/.cial/api/healthz"
 
@@ -58,90 +65,6 @@ def parse_memory(value: str | int) -> int:
     return int(number * {"": 1, "k": 1024, "m": MiB, "g": 1024 * MiB}[unit])
 
 
-# ---------------------------------------------------------------------------------------------- errors
-
-
-class OrchestratorError(Exception):
-    """Base of every orchestrator failure. `reason` is written for the person who reads it in the
-    admin (a tenant's `error` state shows it); `code` is stable, for programs."""
-
-    code: ClassVar[str] = "orchestrator_error"
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class EngineUnavailable(OrchestratorError):
-    """The container engine cannot be reached (socket missing, daemon down, timeout)."""
-
-    code = "engine_unavailable"
-
-
-class EngineError(OrchestratorError):
-    """The engine answered but refused; the reason quotes its explanation."""
-
-    code = "engine_error"
-
-
-class ImageNotFound(OrchestratorError):
-    code = "image_not_found"
-
-    def __init__(self, image: str, hint: str = "", *, reason: str | None = None) -> None:
-        super().__init__(reason or f"image {image!r} was not found{hint}")
-        self.image = image
-
-
-class NetworkNotFound(OrchestratorError):
-    code = "network_not_found"
-
-    def __init__(self, network: str) -> None:
-        super().__init__(f"network {network!r} does not exist (check CIAL_DOCKER_NETWORK)")
-        self.network = network
-
-
-class MachineNotFound(OrchestratorError):
-    code = "machine_not_found"
-
-    def __init__(self, tenant_id: str) -> None:
-        super().__init__(f"tenant {tenant_id} has no container (create it first)")
-        self.tenant_id = tenant_id
-
-
-class PortConflict(OrchestratorError):
-    code = "port_conflict"
-
-
-class NameConflict(OrchestratorError):
-    """A resource with the name the recipe wants exists and is not this tenant's: never adopted."""
-
-    code = "name_conflict"
-
-
-class InvalidSpec(OrchestratorError):
-    code = "invalid_spec"
-
-
-class NoAddress(OrchestratorError):
-    """The machine cannot be reached the way asked (not running, no published port, no network)."""
-
-    code = "no_address"
-
-
-class HealthTimeout(OrchestratorError):
-    code = "health_timeout"
-
-
-class MachineCrashed(OrchestratorError):
-    """The machine stopped or keeps restarting while we waited for it to become healthy."""
-
-    code = "machine_crashed"
-
-
-class UnknownDriver(OrchestratorError):
-    code = "unknown_driver"
-
-
 # --------------------------------------------------------------------------------------------- values
 
 
@@ -162,6 +85,14 @@ class MachineState(StrEnum):
         return self in (MachineState.RUNNING, MachineState.RESTARTING)
 
 
+class Desired(StrEnum):
+    """What the owner wants of a tenant's machine (the App stores it as the tenant's desired state)."""
+
+    RUNNING = "running"
+    STOPPED = "stopped"  # the machine may stay, stopped; data is kept
+    ABSENT = "absent"  # deletion asked for: machine and volume go, then the tenant's row
+
+
 class Health(StrEnum):
     """The engine's own view of the image's HEALTHCHECK (UNKNOWN when the image has none)."""
 
@@ -171,19 +102,20 @@ class Health(StrEnum):
     UNHEALTHY = "unhealthy"
 
 
-class Reach(StrEnum):
-    """How the caller reaches a tenant's port 8080.
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A host and port that a tenant's edge (port 8080 inside the machine) answers on."""
 
-    HOST: the port published on 127.0.0.1 (the App runs on the host, as in the specs).
-    NETWORK: the container's name on the shared network (the App and router run in compose, where
-    127.0.0.1 is their own container)."""
+    host: str
+    port: int
 
-    HOST = "host"
-    NETWORK = "network"
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
 
-    @classmethod
-    def for_network(cls, network: str | None) -> Reach:
-        return cls.NETWORK if network else cls.HOST
+    @property
+    def url(self) -> str:
+        return f"http://{self}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +132,7 @@ class MachineSpec:
     cpus: float = DEFAULT_CPUS
     pids_limit: int = DEFAULT_PIDS_LIMIT
     network: str | None = None  # join this network so the router can reach the tenant by name
-    host_port: int | None = None  # None: the engine picks a free port
+    published_port: int | None = None  # on the host's loopback; None: the engine picks a free port
 
     def __post_init__(self) -> None:
         if not _TENANT_ID.match(self.tenant_id):
@@ -212,8 +144,8 @@ class MachineSpec:
         for name in self.env:
             if not _ENV_NAME.match(name):
                 raise InvalidSpec(f"environment variable name {name!r} is not valid")
-            if name == "TENANT_ID":
-                raise InvalidSpec("TENANT_ID is set from the slug and cannot be overridden")
+            if name in MACHINE_IDENTITY_ENV:
+                raise InvalidSpec(f"{name} is set by the orchestrator and cannot be overridden")
         for label in self.labels:
             if label.startswith("cial."):
                 raise InvalidSpec(f"label {label!r}: the cial.* labels are set by the orchestrator")
@@ -223,8 +155,8 @@ class MachineSpec:
             raise InvalidSpec(f"cpu limit {self.cpus} must be above 0 and at most 64")
         if self.pids_limit < 16:
             raise InvalidSpec(f"pids limit {self.pids_limit} is below 16")
-        if self.host_port is not None and not 1 <= self.host_port <= 65535:
-            raise InvalidSpec(f"host port {self.host_port} is not a TCP port")
+        if self.published_port is not None and not 1 <= self.published_port <= 65535:
+            raise InvalidSpec(f"published port {self.published_port} is not a TCP port")
 
     @property
     def machine_name(self) -> str:
@@ -237,6 +169,11 @@ class MachineSpec:
     @property
     def all_labels(self) -> dict[str, str]:
         return {**self.labels, TENANT_LABEL: self.tenant_id, SLUG_LABEL: self.slug}
+
+    @property
+    def all_env(self) -> dict[str, str]:
+        """The environment the machine gets: the caller's, plus who the tenant is."""
+        return {**self.env, TENANT_ID_ENV: self.tenant_id, TENANT_SLUG_ENV: self.slug}
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,10 +199,6 @@ class MachineTemplate:
             network=self.network,
         )
 
-    @property
-    def reach(self) -> Reach:
-        return Reach.for_network(self.network)
-
 
 @dataclass(frozen=True, slots=True)
 class Machine:
@@ -277,9 +210,11 @@ class Machine:
     id: str | None = None  # the engine's id (a container id); None when absent
     name: str | None = None
     image: str | None = None
-    host_port: int | None = None  # published on 127.0.0.1; changes on every start
-    internal_host: str | None = None  # name on a shared network, else the container's address
-    internal_port: int = MACHINE_PORT
+    # Where the router dials the machine's edge (a name on the tenant's network, or an address);
+    # None while it is not running. Every driver has one; only some publish a port besides.
+    upstream: Endpoint | None = None
+    # The edge published on the host's 127.0.0.1 (Docker only; changes on every start).
+    published_port: int | None = None
     health: Health = Health.UNKNOWN
     exit_code: int | None = None
     restart_count: int = 0
@@ -295,15 +230,9 @@ class Machine:
     def exists(self) -> bool:
         return self.state is not MachineState.ABSENT
 
-    def base_url(self, reach: Reach = Reach.HOST) -> str:
-        """`http://host:port` of the tenant's edge, reached as `reach` says."""
-        if reach is Reach.HOST:
-            if self.host_port is None:
-                raise NoAddress(f"tenant {self.tenant_id} has no published port (state {self.state})")
-            return f"http://127.0.0.1:{self.host_port}"
-        if self.internal_host is None:
-            raise NoAddress(f"tenant {self.tenant_id} has no network address (state {self.state})")
-        return f"http://{self.internal_host}:{self.internal_port}"
+    @property
+    def published(self) -> Endpoint | None:
+        return None if self.published_port is None else Endpoint("127.0.0.1", self.published_port)
 
 
 # Most-wanted first: when a tenant has two containers (a crash mid-create, a race between two

@@ -14,12 +14,14 @@ import httpx
 
 from .base import (
     HEALTH_PATH,
-    HealthTimeout,
+    Endpoint,
     Machine,
-    MachineCrashed,
     MachineState,
     Orchestrator,
-    Reach,
+)
+from .errors import (
+    HealthTimeout,
+    MachineCrashed,
 )
 
 # How often the engine is asked whether the machine is still alive while we poll it over HTTP:
@@ -29,22 +31,22 @@ _LIVENESS_EVERY = 1.0
 
 async def wait_healthy(
     machine: Machine,
+    endpoint: Endpoint,
     *,
     deadline: float = 30.0,
-    reach: Reach = Reach.HOST,
     orchestrator: Orchestrator | None = None,
     interval: float = 0.1,
     path: str = HEALTH_PATH,
 ) -> float:
     """Poll the machine's health endpoint until it answers 200; return the seconds it took.
 
-    `reach` picks the address (published port on 127.0.0.1, or the name on the shared network).
+    `endpoint` is where the caller reaches the machine's edge (its published port, or its upstream).
     With `orchestrator` given, the machine is also watched: if it stops or restarts meanwhile,
     MachineCrashed is raised at once with its exit code. `deadline` is in seconds from now; past
     it, HealthTimeout says what the last attempt saw."""
     started = time.monotonic()
     until = started + deadline
-    url = machine.base_url(reach) + path
+    url = endpoint.url + path
     last = "no answer yet"
     next_liveness = started + _LIVENESS_EVERY
     # trust_env=False: an HTTP(S)_PROXY in the environment must not capture 127.0.0.1 or a

@@ -12,17 +12,21 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from .base import (
-    EngineUnavailable,
-    ImageNotFound,
+    MACHINE_PORT,
+    Endpoint,
     Machine,
-    MachineNotFound,
     MachineSpec,
     MachineState,
+    Volume,
+    preference,
+)
+from .errors import (
+    EngineUnavailable,
+    ImageNotFound,
+    MachineNotFound,
     NameConflict,
     NetworkNotFound,
     PortConflict,
-    Volume,
-    preference,
 )
 
 _STOPPABLE = (MachineState.RUNNING, MachineState.RESTARTING, MachineState.PAUSED)
@@ -69,10 +73,10 @@ class MemoryOrchestrator:
             keep = None
         if keep is None:
             self._ensure_volume(spec)
-            if spec.host_port is not None and any(
-                e.machine.host_port == spec.host_port for e in self._machines.values()
+            if spec.published_port is not None and any(
+                e.machine.published_port == spec.published_port for e in self._machines.values()
             ):
-                raise PortConflict(f"host port {spec.host_port} is already allocated")
+                raise PortConflict(f"host port {spec.published_port} is already allocated")
             for entry in list(self._machines.values()):
                 if entry.machine.name == spec.machine_name:
                     del self._machines[entry.machine.id or ""]
@@ -83,12 +87,11 @@ class MemoryOrchestrator:
                 id=f"mem{next(self._ids):09d}",
                 name=spec.machine_name,
                 image=spec.image,
-                internal_host=spec.machine_name if spec.network else None,
                 volume=spec.volume_name,
                 created_at=datetime.now(UTC),
             )
             self._machines[keep.id or ""] = _Entry(keep, [f"created {keep.name}"])
-        return self._set_running(keep, spec.host_port)
+        return self._set_running(keep, spec.published_port)
 
     async def start(self, tenant_id: str) -> Machine:
         self._check_engine()
@@ -105,7 +108,10 @@ class MemoryOrchestrator:
         for machine in found:
             if machine.state in _STOPPABLE:
                 self._put(
-                    replace(machine, state=MachineState.STOPPED, host_port=None, exit_code=0), "stopped"
+                    replace(
+                        machine, state=MachineState.STOPPED, upstream=None, published_port=None, exit_code=0
+                    ),
+                    "stopped",
                 )
         return self._of(tenant_id)[0] if found else Machine.absent(tenant_id)
 
@@ -159,9 +165,10 @@ class MemoryOrchestrator:
     def kill(self, tenant_id: str, *, exit_code: int = 1) -> None:
         """The container died on its own (and no restart policy brought it back)."""
         for machine in self._of(tenant_id):
-            self._put(
-                replace(machine, state=MachineState.EXITED, host_port=None, exit_code=exit_code), "died"
+            died = replace(
+                machine, state=MachineState.EXITED, upstream=None, published_port=None, exit_code=exit_code
             )
+            self._put(died, "died")
 
     def crash_loop(self, tenant_id: str, *, exit_code: int = 1, restarts: int = 3) -> None:
         """The container keeps dying and the restart policy keeps bringing it back."""
@@ -170,7 +177,8 @@ class MemoryOrchestrator:
                 replace(
                     machine,
                     state=MachineState.RESTARTING,
-                    host_port=None,
+                    upstream=None,
+                    published_port=None,
                     exit_code=exit_code,
                     restart_count=machine.restart_count + restarts,
                 ),
@@ -219,11 +227,13 @@ class MemoryOrchestrator:
                 name=spec.volume_name, tenant_id=spec.tenant_id, slug=spec.slug, created_at=datetime.now(UTC)
             )
 
-    def _set_running(self, machine: Machine, host_port: int | None) -> Machine:
-        port = host_port if host_port is not None else next(self._ports)
-        return self._put(
-            replace(machine, state=MachineState.RUNNING, host_port=port, exit_code=None), "started"
+    def _set_running(self, machine: Machine, published_port: int | None) -> Machine:
+        port = published_port if published_port is not None else next(self._ports)
+        upstream = Endpoint(machine.name or machine.tenant_id, MACHINE_PORT)
+        running = replace(
+            machine, state=MachineState.RUNNING, upstream=upstream, published_port=port, exit_code=None
         )
+        return self._put(running, "started")
 
     def _put(self, machine: Machine, event: str) -> Machine:
         entry = self._machines[machine.id or ""]

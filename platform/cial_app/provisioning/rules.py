@@ -71,3 +71,8 @@ def decide(verb: Verb, state: TenantState, slug: str) -> Verdict:
     if isinstance(verdict, Verdict):
         return verdict
     raise StateForbids(f"Cannot {verb.value} tenant '{slug}': it {verdict}.")
+
+
+def allowed(state: TenantState) -> frozenset[Verb]:
+    """The verbs `state` lets through (no-ops included): the buttons worth showing."""
+    return frozenset(verb for verb, row in _TABLE.items() if isinstance(row[state], Verdict))

@@ -6,12 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cial_app.orchestrator import MachineTemplate, Orchestrator, Reach, get_orchestrator, wait_healthy
-from cial_app.orchestrator.base import Machine
+from cial_app.orchestrator import (
+    Machine,
+    MachineTemplate,
+    NoAddress,
+    Orchestrator,
+    get_orchestrator,
+    wait_healthy,
+)
+from cial_app.provisioning.actions import OwnerActions
 from cial_app.provisioning.backoff import Backoff
-from cial_app.provisioning.lifecycle import HealthProbe, Lifecycle
-from cial_app.provisioning.reconcile import Reconciler
-from cial_app.settings import Settings, TenantAddress
+from cial_app.provisioning.reconcile_loop import ReconcileLoop
+from cial_app.provisioning.repairs import Repairs
+from cial_app.provisioning.work import HealthProbe, TenantWork
+from cial_app.settings import HealthVia, Settings
 from cial_app.tenants.store import TenantStore
 
 # How long shutdown waits for tenant jobs to let their engine calls finish.
@@ -20,21 +28,23 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 
 @dataclass(frozen=True, slots=True)
 class Provisioning:
-    lifecycle: Lifecycle
-    reconciler: Reconciler
+    work: TenantWork
+    actions: OwnerActions
+    repairs: Repairs
+    loop: ReconcileLoop
 
     @property
     def orchestrator(self) -> Orchestrator:
-        return self.lifecycle.orchestrator
+        return self.work.orchestrator
 
     async def start(self) -> None:
-        """Start the reconciler loop; its first round runs at once, in the background, so an
+        """Start the reconcile loop; its first round runs at once, in the background, so an
         unreachable engine never holds up the App's start."""
-        self.reconciler.start()
+        self.loop.start()
 
     async def aclose(self) -> None:
-        await self.reconciler.aclose()
-        await self.lifecycle.jobs.aclose(SHUTDOWN_GRACE_SECONDS)
+        await self.loop.aclose()
+        await self.work.jobs.aclose(SHUTDOWN_GRACE_SECONDS)
         await self.orchestrator.aclose()
 
 
@@ -56,11 +66,13 @@ def machine_template(settings: Settings) -> MachineTemplate:
 
 
 def health_probe(settings: Settings, orchestrator: Orchestrator) -> HealthProbe:
-    reach = Reach.NETWORK if settings.tenant_address is TenantAddress.NETWORK else Reach.HOST
-
     async def probe(machine: Machine) -> float:
+        endpoint = machine.upstream if settings.health_via is HealthVia.UPSTREAM else machine.published
+        if endpoint is None:
+            name = machine.slug or machine.tenant_id
+            raise NoAddress(f"tenant {name} has no {settings.health_via} address (state {machine.state})")
         return await wait_healthy(
-            machine, deadline=settings.health_deadline_seconds, reach=reach, orchestrator=orchestrator
+            machine, endpoint, deadline=settings.health_deadline_seconds, orchestrator=orchestrator
         )
 
     return probe
@@ -76,12 +88,13 @@ def build_provisioning(
     """`orchestrator` and `health` replace the driver named in settings and the HTTP health
     check (tests run the App against an in-memory engine)."""
     engine = orchestrator or build_orchestrator(settings)
-    lifecycle = Lifecycle(
+    work = TenantWork(
         store,
         engine,
         machine_template(settings),
         health or health_probe(settings, engine),
         backoff=Backoff(first=settings.reconcile_interval_seconds),
     )
-    reconciler = Reconciler(store, lifecycle, interval=settings.reconcile_interval_seconds)
-    return Provisioning(lifecycle=lifecycle, reconciler=reconciler)
+    repairs = Repairs(work)
+    loop = ReconcileLoop(store, engine, repairs, interval=settings.reconcile_interval_seconds)
+    return Provisioning(work=work, actions=OwnerActions(work), repairs=repairs, loop=loop)

@@ -1,4 +1,5 @@
-"""The tenants API under /api/admin/tenants; every route needs the owner's session.
+"""The tenants API under /api/admin/tenants; every route needs the owner's session (one guard on
+the whole controller).
 
 Lifecycle actions answer 202 when they set work going (follow `state` by polling the tenant),
 200 when there was nothing to do, and 409 when the tenant's state forbids the action.
@@ -13,10 +14,11 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from cial_app.api.deps import Owner, TenantLifecycle, Tenants
-from cial_app.api.errors import error_responses
 from cial_app.provisioning import ActionResult
 from cial_app.tenants.schemas import TenantCreate, TenantEventOut, TenantLogsOut, TenantOut
+from cial_app.web.deps import Owner, Tenants
+from cial_app.web.guards import owner_only
+from cial_app.web.responses import error_responses
 
 _ACTION_RESPONSES = {
     **error_responses(401, 403, 404, 409),
@@ -35,9 +37,10 @@ def _action_response(result: ActionResult) -> Response[TenantOut]:
 class TenantController(Controller):
     path = "/api/admin/tenants"
     tags = ["tenants"]
+    guards = [owner_only]
 
     @get("/", summary="All tenants, oldest first", responses=error_responses(401))
-    async def list_tenants(self, tenants: Tenants, owner: Owner) -> list[TenantOut]:
+    async def list_tenants(self, tenants: Tenants) -> list[TenantOut]:
         return [TenantOut.of(t) for t in await tenants.all()]
 
     @post(
@@ -51,7 +54,7 @@ class TenantController(Controller):
         return TenantOut.of(tenant)
 
     @get("/{slug:str}", summary="One tenant", responses=error_responses(401, 404))
-    async def get_tenant(self, slug: FromPath[str], tenants: Tenants, owner: Owner) -> TenantOut:
+    async def get_tenant(self, slug: FromPath[str], tenants: Tenants) -> TenantOut:
         return TenantOut.of(await tenants.get(slug))
 
     @delete(
@@ -71,10 +74,8 @@ class TenantController(Controller):
             HTTP_204_NO_CONTENT: ResponseSpec(data_container=None, description="Deleted, data included"),
         },
     )
-    async def delete_tenant(
-        self, slug: FromPath[str], lifecycle: TenantLifecycle, owner: Owner
-    ) -> Response[Any]:
-        result = await lifecycle.delete(slug)
+    async def delete_tenant(self, slug: FromPath[str], tenants: Tenants) -> Response[Any]:
+        result = await tenants.delete(slug)
         if result.tenant is None:
             return Response(None, status_code=HTTP_204_NO_CONTENT)
         return Response(TenantOut.of(result.tenant), status_code=HTTP_202_ACCEPTED)
@@ -85,10 +86,8 @@ class TenantController(Controller):
         summary="Start a stopped tenant, or retry one in error",
         responses=_ACTION_RESPONSES,
     )
-    async def start_tenant(
-        self, slug: FromPath[str], lifecycle: TenantLifecycle, owner: Owner
-    ) -> Response[TenantOut]:
-        return _action_response(await lifecycle.start(slug))
+    async def start_tenant(self, slug: FromPath[str], tenants: Tenants) -> Response[TenantOut]:
+        return _action_response(await tenants.start(slug))
 
     @post(
         "/{slug:str}/stop",
@@ -96,10 +95,8 @@ class TenantController(Controller):
         summary="Stop a tenant; its data stays in its volume",
         responses=_ACTION_RESPONSES,
     )
-    async def stop_tenant(
-        self, slug: FromPath[str], lifecycle: TenantLifecycle, owner: Owner
-    ) -> Response[TenantOut]:
-        return _action_response(await lifecycle.stop(slug))
+    async def stop_tenant(self, slug: FromPath[str], tenants: Tenants) -> Response[TenantOut]:
+        return _action_response(await tenants.stop(slug))
 
     @post(
         "/{slug:str}/restart",
@@ -107,20 +104,16 @@ class TenantController(Controller):
         summary="Stop a tenant's container and start it again",
         responses=_ACTION_RESPONSES,
     )
-    async def restart_tenant(
-        self, slug: FromPath[str], lifecycle: TenantLifecycle, owner: Owner
-    ) -> Response[TenantOut]:
-        return _action_response(await lifecycle.restart(slug))
+    async def restart_tenant(self, slug: FromPath[str], tenants: Tenants) -> Response[TenantOut]:
+        return _action_response(await tenants.restart(slug))
 
     @get(
         "/{slug:str}/events",
         summary="The tenant's recent state changes, newest first",
         responses=error_responses(401, 404),
     )
-    async def tenant_events(
-        self, slug: FromPath[str], tenants: Tenants, owner: Owner
-    ) -> list[TenantEventOut]:
-        return [TenantEventOut.of(e) for e in await tenants.events(slug)]
+    async def tenant_events(self, slug: FromPath[str], tenants: Tenants) -> list[TenantEventOut]:
+        return [TenantEventOut.of(e) for e in await tenants.events(await tenants.get(slug))]
 
     @get(
         "/{slug:str}/logs",
@@ -131,9 +124,7 @@ class TenantController(Controller):
         self,
         slug: FromPath[str],
         tenants: Tenants,
-        lifecycle: TenantLifecycle,
-        owner: Owner,
         tail: FromQuery[int] = 100,
     ) -> TenantLogsOut:
-        logs = await lifecycle.logs(await tenants.get(slug), tail=max(1, min(tail, 1000)))
+        logs = await tenants.logs(await tenants.get(slug), tail=max(1, min(tail, 1000)))
         return TenantLogsOut(lines=logs.lines, note=logs.note)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 
 from cial_app.errors import InvalidInput
-from cial_app.text import has_control_characters
+from cial_app.text import NAME_MAX as NAME_MAX
+from cial_app.text import check_name as check_name
 
 SLUG_PATTERN = r"^[a-z0-9-]{2,40}$"
 SLUG_MIN = 2
 SLUG_MAX = 40
-NAME_MAX = 100
 
 # Names a tenant's host `{slug}.localhost` must not take: the platform's own hosts and
 # services, and names users would mistake for the platform.
@@ -53,14 +53,3 @@ def check_slug(slug: str) -> str:
 def could_be_slug(value: str) -> bool:
     """Cheap pre-check before a lookup: what fails it names no tenant."""
     return SLUG_MIN <= len(value) <= SLUG_MAX and _ALLOWED.fullmatch(value) is not None
-
-
-def check_name(raw: str) -> str:
-    name = raw.strip()
-    if not name:
-        raise InvalidInput("Name is required.", field="name")
-    if len(name) > NAME_MAX:
-        raise InvalidInput(f"Name must be at most {NAME_MAX} characters.", field="name")
-    if has_control_characters(name):
-        raise InvalidInput("Name may not contain control characters.", field="name")
-    return name

@@ -55,9 +55,11 @@ class TenantOut(msgspec.Struct):
     state_reason: str | None
     # What the owner asked for; the App keeps the container there.
     desired_state: DesiredState
-    container_id: str | None
+    # The engine's id for the tenant's machine (a container id with Docker).
+    machine_id: str | None
     # The tenant's port 8080, published on 127.0.0.1 of the Docker host; changes on every start.
-    container_port: int | None
+    # None where the driver publishes nothing.
+    published_port: int | None
     created_at: datetime
     updated_at: datetime
 
@@ -70,8 +72,8 @@ class TenantOut(msgspec.Struct):
             state=tenant.state,
             state_reason=tenant.state_reason,
             desired_state=tenant.desired,
-            container_id=tenant.container_id,
-            container_port=tenant.container_port,
+            machine_id=tenant.machine_id,
+            published_port=tenant.published_port,
             created_at=tenant.created_at,
             updated_at=tenant.updated_at,
         )

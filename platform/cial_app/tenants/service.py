@@ -1,4 +1,5 @@
-"""Everything the App does with tenants; the web layer (API and admin pages) only calls this."""
+"""Everything the App does with tenants; the web layer (API and admin pages) only calls this,
+one service for the resource: it finds the tenant once and hands it to the provisioning side."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Protocol
 
 from cial_app.db import is_unique_violation
 from cial_app.errors import Conflict, NotFound
+from cial_app.provisioning.actions import ActionResult, TenantLogs
 from cial_app.tenants import rules
 from cial_app.tenants.states import TenantState
 from cial_app.tenants.store import TenantEventRecord, TenantRecord, TenantStore
@@ -15,15 +17,20 @@ from cial_app.tenants.store import TenantEventRecord, TenantRecord, TenantStore
 log = logging.getLogger(__name__)
 
 
-class TenantProvisioner(Protocol):
-    """What brings a new tenant to life (`provisioning.Lifecycle`).
+class TenantActions(Protocol):
+    """What acts on a tenant's machine (`provisioning.OwnerActions`).
 
-    Called once the tenant's row is committed in state `provisioning`. It must return quickly:
-    the API answers the create request only after it returns, so long work belongs in a
-    background task. It records progress through `TenantStore.transition`.
+    `provision` is called once the tenant's row is committed in state `provisioning`. Each must
+    return quickly: the API answers only after it returns, so long work belongs in a background
+    task, which records its progress through `TenantStore.transition`.
     """
 
     async def provision(self, tenant: TenantRecord) -> None: ...
+    async def start(self, tenant: TenantRecord) -> ActionResult: ...
+    async def stop(self, tenant: TenantRecord) -> ActionResult: ...
+    async def restart(self, tenant: TenantRecord) -> ActionResult: ...
+    async def delete(self, tenant: TenantRecord) -> ActionResult: ...
+    async def logs(self, tenant: TenantRecord, tail: int = 100) -> TenantLogs: ...
 
 
 class SlugTaken(Conflict):
@@ -34,9 +41,9 @@ class SlugTaken(Conflict):
 
 
 class TenantService:
-    def __init__(self, store: TenantStore, provisioner: TenantProvisioner | None = None) -> None:
+    def __init__(self, store: TenantStore, actions: TenantActions) -> None:
         self._store = store
-        self._provisioner = provisioner
+        self._actions = actions
 
     async def all(self) -> list[TenantRecord]:
         return await self._store.list_all()
@@ -47,9 +54,23 @@ class TenantService:
             raise NotFound(f"No tenant has the slug '{slug}'.")
         return tenant
 
-    async def events(self, slug: str, *, limit: int = 20) -> list[TenantEventRecord]:
-        tenant = await self.get(slug)
+    async def events(self, tenant: TenantRecord, *, limit: int = 20) -> list[TenantEventRecord]:
         return await self._store.events(tenant.id, limit=limit)
+
+    async def logs(self, tenant: TenantRecord, *, tail: int = 100) -> TenantLogs:
+        return await self._actions.logs(tenant, tail)
+
+    async def start(self, slug: str) -> ActionResult:
+        return await self._actions.start(await self.get(slug))
+
+    async def stop(self, slug: str) -> ActionResult:
+        return await self._actions.stop(await self.get(slug))
+
+    async def restart(self, slug: str) -> ActionResult:
+        return await self._actions.restart(await self.get(slug))
+
+    async def delete(self, slug: str) -> ActionResult:
+        return await self._actions.delete(await self.get(slug))
 
     async def create(self, *, slug: str, name: str, owner_id: uuid.UUID) -> TenantRecord:
         slug = rules.check_slug(slug)
@@ -65,13 +86,11 @@ class TenantService:
             if is_unique_violation(error):
                 raise SlugTaken(slug) from error
             raise
-        if self._provisioner is not None:
-            tenant = await self._start_provisioning(self._provisioner, tenant)
-        return tenant
+        return await self._start_provisioning(tenant)
 
-    async def _start_provisioning(self, provisioner: TenantProvisioner, tenant: TenantRecord) -> TenantRecord:
+    async def _start_provisioning(self, tenant: TenantRecord) -> TenantRecord:
         try:
-            await provisioner.provision(tenant)
+            await self._actions.provision(tenant)
         except Exception as error:
             # The row is committed: say in the tenant's own log why it went nowhere.
             log.exception("provisioning tenant %s could not start", tenant.slug)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from cial_app.orchestrator.base import Desired
+
 
 class TenantState(StrEnum):
     PROVISIONING = "provisioning"
@@ -15,12 +17,9 @@ class TenantState(StrEnum):
     DELETING = "deleting"
 
 
-class DesiredState(StrEnum):
-    """What the owner wants of a tenant; the reconciler brings the engine to it and keeps it there."""
-
-    RUNNING = "running"
-    STOPPED = "stopped"
-    ABSENT = "absent"  # deletion asked for: container and volume go, then the row
+# What the owner wants of a tenant; the reconciler brings the engine to it and keeps it there.
+# One enum with the orchestrator's, so no value is ever converted between two.
+DesiredState = Desired
 
 
 # A tenant in one of these is being brought up or down by a background task.

@@ -1,8 +1,9 @@
 """Tenant rows and their state log, read and written as plain records.
 
 Every state change goes through `transition`, which writes the new state and its
-`tenant_events` row in one transaction, so the log never disagrees with the table. The
-orchestrator (L3) records its progress here too.
+`tenant_events` row in one transaction, so the log never disagrees with the table. Every write
+of a state or an address is announced (see `tenants.changes`): `pg_notify` in the same
+transaction on Postgres, in-process observers after the commit.
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Final
 
+from piccolo.engine.postgres import PostgresEngine
+
 from cial_app.db import for_update, utcnow, write_transaction
 from cial_app.errors import Conflict, NotFound
+from cial_app.orchestrator.base import Endpoint, Machine
+from cial_app.tenants.changes import CHANNEL, ChangeKind, ChangeObservers, TenantChange
 from cial_app.tenants.states import DesiredState, TenantState
 from cial_app.tenants.tables import Tenant, TenantEvent
 
@@ -35,18 +40,46 @@ class StateChanged(Conflict):
 
 
 @dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a tenant's machine is: the engine's id for it, the upstream the router dials, and the
+    port published on the host's loopback where the driver publishes one."""
+
+    machine_id: str | None = None
+    upstream: Endpoint | None = None
+    published_port: int | None = None
+
+    @classmethod
+    def of(cls, machine: Machine) -> Placement:
+        return cls(machine.id, machine.upstream, machine.published_port)
+
+
+NOWHERE: Final = Placement()
+
+
+@dataclass(frozen=True, slots=True)
 class TenantRecord:
     id: uuid.UUID
     slug: str
     name: str
     state: TenantState
-    container_id: str | None
-    container_port: int | None
     owner_id: uuid.UUID
     created_at: datetime
     updated_at: datetime
     state_reason: str | None = None
     desired: DesiredState = DesiredState.RUNNING
+    placement: Placement = NOWHERE
+
+    @property
+    def machine_id(self) -> str | None:
+        return self.placement.machine_id
+
+    @property
+    def upstream(self) -> Endpoint | None:
+        return self.placement.upstream
+
+    @property
+    def published_port(self) -> int | None:
+        return self.placement.published_port
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +93,11 @@ class TenantEventRecord:
 
 
 class TenantStore:
-    def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, clock: Callable[[], datetime] = utcnow, observers: ChangeObservers | None = None
+    ) -> None:
         self._clock = clock
+        self.observers = observers or ChangeObservers()
 
     # Plain select() rows, not Table objects: building an object per row made a list of 1,000
     # tenants several times slower.
@@ -88,8 +124,6 @@ class TenantStore:
             slug=slug,
             name=name,
             state=state,
-            container_id=None,
-            container_port=None,
             owner_id=owner_id,
             created_at=now,
             updated_at=now,
@@ -107,6 +141,7 @@ class TenantStore:
             created_at=now,
             updated_at=now,
         )
+        change = _change(ChangeKind.CREATED, record)
         async with write_transaction(Tenant._meta.db):
             await Tenant.insert(row).run()
             await TenantEvent.insert(
@@ -114,6 +149,8 @@ class TenantStore:
                     tenant=record.id, from_state=None, to_state=state.value, reason=reason, created_at=now
                 )
             ).run()
+            await _notify(change)
+        self.observers.announce(change)
         return record
 
     async def transition(
@@ -122,8 +159,7 @@ class TenantStore:
         to_state: TenantState,
         reason: str,
         *,
-        container_id: str | _Keep | None = KEEP,
-        container_port: int | _Keep | None = KEEP,
+        placement: Placement | _Keep = KEEP,
         desired: DesiredState | _Keep = KEEP,
         expect: Collection[TenantState] | None = None,
     ) -> TenantRecord:
@@ -148,10 +184,8 @@ class TenantStore:
             }
             if desired is not KEEP:
                 values[Tenant.desired_state] = desired.value
-            if container_id is not KEEP:
-                values[Tenant.container_id] = container_id
-            if container_port is not KEEP:
-                values[Tenant.container_port] = container_port
+            if placement is not KEEP:
+                values.update(_placement_values(placement))
             await Tenant.update(values).where(Tenant.id == tenant_id).run()
             await TenantEvent.insert(
                 TenantEvent(
@@ -162,34 +196,42 @@ class TenantStore:
                     created_at=now,
                 )
             ).run()
-        record = await self.by_id(tenant_id)
-        if record is None:
-            raise NotFound(f"Tenant {tenant_id} does not exist.")
+            record = await self.by_id(tenant_id)
+            if record is None:
+                raise NotFound(f"Tenant {tenant_id} does not exist.")
+            change = _change(ChangeKind.STATE, record)
+            await _notify(change)
+        self.observers.announce(change)
         return record
 
-    async def set_container(
-        self, tenant_id: uuid.UUID, container_id: str | None, container_port: int | None
-    ) -> None:
-        """Record where the tenant's container is now, its state unchanged (so no event): a
-        published port changes on every start."""
-        await (
-            Tenant.update(
-                {
-                    Tenant.container_id: container_id,
-                    Tenant.container_port: container_port,
-                    Tenant.updated_at: self._clock(),
-                }
+    async def set_placement(self, tenant_id: uuid.UUID, placement: Placement) -> None:
+        """Record where the tenant's machine is now, its state unchanged (so no event): the engine
+        may restart a machine by itself, and a published port changes on every start."""
+        async with write_transaction(Tenant._meta.db):
+            await (
+                Tenant.update({**_placement_values(placement), Tenant.updated_at: self._clock()})
+                .where(Tenant.id == tenant_id)
+                .run()
             )
-            .where(Tenant.id == tenant_id)
-            .run()
-        )
+            record = await self.by_id(tenant_id)
+            if record is None:
+                return
+            change = _change(ChangeKind.ADDRESS, record)
+            await _notify(change)
+        self.observers.announce(change)
 
     async def delete(self, tenant_id: uuid.UUID) -> None:
         """Forget the tenant, its state log included: the log is the tenant's own history, shown on
         its page, and nothing shows a deleted tenant. The App's log keeps one line of the deletion."""
         async with write_transaction(Tenant._meta.db):
+            record = await self.by_id(tenant_id)
             await TenantEvent.delete().where(TenantEvent.tenant == tenant_id).run()
             await Tenant.delete().where(Tenant.id == tenant_id).run()
+            change = None if record is None else _change(ChangeKind.DELETED, record, gone=True)
+            if change is not None:
+                await _notify(change)
+        if change is not None:
+            self.observers.announce(change)
 
     async def events(self, tenant_id: uuid.UUID, *, limit: int = 50) -> list[TenantEventRecord]:
         """The tenant's most recent state changes, newest first."""
@@ -213,18 +255,50 @@ class TenantStore:
         ]
 
 
+def _placement_values(placement: Placement) -> dict[Any, Any]:
+    upstream = placement.upstream
+    return {
+        Tenant.machine_id: placement.machine_id,
+        Tenant.upstream_host: None if upstream is None else upstream.host,
+        Tenant.upstream_port: None if upstream is None else upstream.port,
+        Tenant.published_port: placement.published_port,
+    }
+
+
+def _change(kind: ChangeKind, record: TenantRecord, *, gone: bool = False) -> TenantChange:
+    upstream = record.upstream
+    return TenantChange(
+        kind=kind,
+        tenant_id=record.id,
+        slug=record.slug,
+        state=None if gone else record.state.value,
+        upstream_host=None if gone or upstream is None else upstream.host,
+        upstream_port=None if gone or upstream is None else upstream.port,
+    )
+
+
+async def _notify(change: TenantChange) -> None:
+    """Inside the writing transaction: Postgres delivers it to listeners when (and if) it commits."""
+    if isinstance(Tenant._meta.db, PostgresEngine):
+        await Tenant.raw("SELECT pg_notify({}, {})", CHANNEL, change.to_json()).run()
+
+
 def _record(row: Mapping[str, Any]) -> TenantRecord:
     """A record from a select() row, keyed by column name (so `owner_id`, not `owner`)."""
+    host, port = row["upstream_host"], row["upstream_port"]
     return TenantRecord(
         id=row["id"],
         slug=row["slug"],
         name=row["name"],
         state=TenantState(row["state"]),
-        container_id=row["container_id"],
-        container_port=row["container_port"],
         owner_id=row["owner_id"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         state_reason=row["state_reason"],
         desired=DesiredState(row["desired_state"]),
+        placement=Placement(
+            machine_id=row["machine_id"],
+            upstream=None if host is None or port is None else Endpoint(host, port),
+            published_port=row["published_port"],
+        ),
     )

@@ -15,8 +15,12 @@ class Tenant(Table, tablename="tenants"):
     id = UUID(primary_key=True)
     slug = Varchar(length=40, unique=True)
     name = Varchar(length=100)
-    container_id = Varchar(length=128, null=True, default=None)
-    container_port = Integer(null=True, default=None)
+    # Where its machine is (see tenants.store.Placement): the engine's id for it, the upstream
+    # the router dials (set while it runs), and the port published on the host's loopback.
+    machine_id = Varchar(length=128, null=True, default=None)
+    upstream_host = Varchar(length=255, null=True, default=None)
+    upstream_port = Integer(null=True, default=None)
+    published_port = Integer(null=True, default=None)
     # A TenantState value. Not a DB enum/choices, so a new state needs no migration.
     state = Varchar(length=20)
     # Why the tenant is in its state (an error's cause above all): the admin shows it beside the state.

@@ -25,7 +25,7 @@ from cial_core.back.readiness import Readiness
 from cial_core.back.visits import VisitCounter, VisitStoreError
 from cial_core.echo import echo_until_closed
 from cial_core.services import CORE_BACK_PORT, CORE_FRONT_PORT, PLATFORM_BACK_PORT, PLATFORM_FRONT_PORT
-from cial_core.serving import create_litestar, tenant_id
+from cial_core.serving import create_litestar, tenant_slug
 
 DATA_DIR_VARIABLE = "CIAL_DATA_DIR"
 DEFAULT_DATA_DIR = "/var/lib/cial"
@@ -42,7 +42,7 @@ SIBLINGS = {
 async def healthz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     readiness: Readiness = request.app.state.readiness
     waiting = await readiness.waiting_for()
-    body: dict[str, Any] = {"status": "ok", "service": "core-back", "tenant": tenant_id()}
+    body: dict[str, Any] = {"status": "ok", "service": "core-back", "tenant": tenant_slug()}
     if not waiting:
         return Response(body)
     return Response(

@@ -18,7 +18,7 @@ from litestar.status_codes import HTTP_404_NOT_FOUND
 from cial_core import serving
 from cial_core.echo import echo_until_closed
 from cial_core.services import CORE_FRONT_PORT
-from cial_core.serving import create_litestar, tenant_id
+from cial_core.serving import create_litestar, tenant_slug
 
 BASE_PATH = "/.cial"
 
@@ -32,7 +32,7 @@ def _page(title: str, body: str) -> str:
 
 @get("/", media_type="text/html", sync_to_thread=False)
 def home() -> str:
-    title = f"Cial Core · Tenant {escape(tenant_id())}"
+    title = f"Cial Core · Tenant {escape(tenant_slug())}"
     return _page(title, f"<h1>{title}</h1>")
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from litestar import Litestar, get
 
-from cial_platform.serving import create_litestar, run, tenant_id
+from cial_platform.serving import create_litestar, port, run, tenant_slug
 
-PORT = 3001
+PORT_VARIABLE = "PLATFORM_BACK_PORT"
 
 
 @get("/health", sync_to_thread=False)
 def health() -> dict[str, str]:
-    return {"status": "ok", "service": "platform-back", "tenant": tenant_id()}
+    return {"status": "ok", "service": "platform-back", "tenant": tenant_slug()}
 
 
 def create_app() -> Litestar:
@@ -19,4 +19,4 @@ def create_app() -> Litestar:
 
 
 def main() -> None:
-    run(create_app(), port=PORT)
+    run(create_app(), port=port(PORT_VARIABLE))

@@ -15,9 +15,9 @@ from litestar.exceptions import NotFoundException
 from litestar.status_codes import HTTP_404_NOT_FOUND
 
 from cial_platform.echo import echo_until_closed
-from cial_platform.serving import create_litestar, run, tenant_id
+from cial_platform.serving import create_litestar, port, run, tenant_slug
 
-PORT = 3000
+PORT_VARIABLE = "PLATFORM_FRONT_PORT"
 
 
 def _page(title: str, body: str) -> str:
@@ -29,7 +29,7 @@ def _page(title: str, body: str) -> str:
 
 @get("/", media_type="text/html", sync_to_thread=False)
 def home() -> str:
-    title = f"Platform · Tenant {escape(tenant_id())}"
+    title = f"Platform · Tenant {escape(tenant_slug())}"
     return _page(title, f"<h1>{title}</h1>")
 
 
@@ -49,4 +49,4 @@ def create_app() -> Litestar:
 
 
 def main() -> None:
-    run(create_app(), port=PORT)
+    run(create_app(), port=port(PORT_VARIABLE))

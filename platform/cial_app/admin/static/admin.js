@@ -99,11 +99,11 @@
               row = newRow(tenant);
               body.appendChild(row);
             }
-            if (row.dataset.state !== tenant.state || row.dataset.port !== String(tenant.container_port)) {
+            if (row.dataset.state !== tenant.state || row.dataset.port !== String(tenant.published_port)) {
               stateCell(row.querySelector(".state-cell"), tenant);
-              portCell(row.querySelector(".port"), tenant.container_port);
+              portCell(row.querySelector(".port"), tenant.published_port);
               row.dataset.state = tenant.state;
-              row.dataset.port = String(tenant.container_port);
+              row.dataset.port = String(tenant.published_port);
             }
             busy = busy || BUSY.indexOf(tenant.state) >= 0;
           });
@@ -138,8 +138,8 @@
     return [
       tenant.state,
       tenant.state_reason || "",
-      tenant.container_id || "",
-      tenant.container_port || "",
+      tenant.machine_id || "",
+      tenant.published_port || "",
     ].join("|");
   }
 

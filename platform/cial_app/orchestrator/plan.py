@@ -2,34 +2,19 @@
 changes nothing.
 
 `plan()` is pure: from the desired tenants and what the engine shows, it computes the actions
-that close the gap. `reconcile_once()` observes, plans and executes, and reports what it did.
-The App calls it at start and every few seconds; no event is needed, only the two states.
+that close the gap. The App's reconcile loop (`provisioning.reconcile_loop`) observes, plans, and
+carries the actions out through the tenant's own lock and job slot.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
-from .base import (
-    EngineUnavailable,
-    Machine,
-    MachineState,
-    MachineTemplate,
-    Orchestrator,
-    OrchestratorError,
-    Volume,
-    preference,
-)
-
-
-class Desired(StrEnum):
-    RUNNING = "running"
-    STOPPED = "stopped"  # container may stay (stopped); data is kept
-    ABSENT = "absent"  # being deleted: container and volume go
+from .base import Desired, Machine, MachineState, Volume, preference
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,29 +41,6 @@ class Action:
     slug: str | None = None
     target: str | None = None  # machine id or volume name, for removals of one object
     why: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    action: Action
-    machine: Machine | None = None  # the machine after the action, when it returns one
-    error: OrchestratorError | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-@dataclass(frozen=True, slots=True)
-class Report:
-    outcomes: list[Outcome] = field(default_factory=list)
-    # Each desired tenant's machine after this round (ABSENT if none): the App syncs its rows
-    # (state, container id, port, which changes on every start) from this, in one pass.
-    machines: dict[str, Machine] = field(default_factory=dict)
-
-    @property
-    def errors(self) -> list[Outcome]:
-        return [o for o in self.outcomes if not o.ok]
 
 
 # The states in which desired=running needs a start; RESTARTING is left to the engine's policy,
@@ -188,65 +150,3 @@ def _converge(tenant: DesiredTenant, machine: Machine | None) -> list[Action]:
 
 def _newer(created: datetime | None, as_of: datetime | None) -> bool:
     return as_of is not None and created is not None and created > as_of
-
-
-async def reconcile_once(
-    orchestrator: Orchestrator,
-    desired: Sequence[DesiredTenant],
-    template: MachineTemplate,
-    *,
-    desired_as_of: datetime | None = None,
-) -> Report:
-    """Observe, plan, execute. One failing action does not stop the others: each outcome carries
-    its own error. EngineUnavailable while observing is raised (nothing can be planned); while
-    executing, it ends the round (the rest would fail the same way) and is reported per action."""
-    as_of = desired_as_of or datetime.now(UTC)
-    machines = await orchestrator.list_machines()
-    volumes = await orchestrator.list_volumes()
-    actions = plan(desired, machines, volumes, desired_as_of=as_of)
-
-    outcomes: list[Outcome] = []
-    after: dict[str, Machine] = {}
-    engine_down: EngineUnavailable | None = None
-    for action in actions:
-        if engine_down is not None:
-            outcomes.append(Outcome(action, error=engine_down))
-            continue
-        try:
-            machine = await _execute(orchestrator, template, action)
-        except EngineUnavailable as exc:
-            engine_down = exc
-            outcomes.append(Outcome(action, error=exc))
-        except OrchestratorError as exc:
-            outcomes.append(Outcome(action, error=exc))
-        else:
-            outcomes.append(Outcome(action, machine=machine))
-            if machine is not None:
-                after[action.tenant_id] = machine
-
-    observed = {m.tenant_id: m for m in sorted(machines, key=preference, reverse=True)}
-    report_machines: dict[str, Machine] = {}
-    for tenant in desired:
-        fallback = observed.get(tenant.tenant_id) or Machine.absent(tenant.tenant_id)
-        report_machines[tenant.tenant_id] = after.get(tenant.tenant_id, fallback)
-    return Report(outcomes=outcomes, machines=report_machines)
-
-
-async def _execute(orchestrator: Orchestrator, template: MachineTemplate, action: Action) -> Machine | None:
-    match action.kind:
-        case ActionKind.CREATE:
-            return await orchestrator.create(template.spec_for(action.tenant_id, action.slug or ""))
-        case ActionKind.START:
-            return await orchestrator.start(action.tenant_id)
-        case ActionKind.STOP:
-            return await orchestrator.stop(action.tenant_id)
-        case ActionKind.DESTROY:
-            await orchestrator.destroy(action.tenant_id)
-            return Machine.absent(action.tenant_id)
-        case ActionKind.REMOVE_DUPLICATE | ActionKind.REMOVE_ORPHAN_MACHINE:
-            await orchestrator.remove_machine(action.target or "")
-            return None
-        case ActionKind.REMOVE_ORPHAN_VOLUME:
-            await orchestrator.remove_volume(action.target or "")
-            return None
-    raise AssertionError(f"unhandled action {action.kind}")  # pragma: no cover

@@ -7,14 +7,12 @@ from typing import TypeAlias
 from litestar.di import NamedDependency
 
 from cial_app.auth.service import AuthService, CurrentSession
-from cial_app.provisioning import Lifecycle
 from cial_app.settings import Settings
 from cial_app.tenants.service import TenantService
 
 AppSettings: TypeAlias = NamedDependency[Settings]
 Auth: TypeAlias = NamedDependency[AuthService]
 Tenants: TypeAlias = NamedDependency[TenantService]
-TenantLifecycle: TypeAlias = NamedDependency[Lifecycle]
 # The signed-in session, or None. `Owner` is the guard: it refuses with 401/403 instead.
 Current: TypeAlias = NamedDependency[CurrentSession | None]
 Owner: TypeAlias = NamedDependency[CurrentSession]

@@ -3,7 +3,7 @@ compared and the gap closed. Level-triggered: it needs no event, only the two st
 that finds nothing to do changes nothing, and logs nothing.
 
 Orphans (labelled resources of this App's instance with no tenant row) are removed here; each
-tenant's own repairs go through `Lifecycle.converge`, which shares the tenant's lock and job slot
+tenant's own repairs go through `Repairs.converge`, which shares the tenant's lock and job slot
 with the owner's requests.
 """
 
@@ -19,15 +19,15 @@ from cial_app.db import utcnow
 from cial_app.orchestrator import (
     Action,
     ActionKind,
-    Desired,
     DesiredTenant,
     EngineUnavailable,
     Machine,
+    Orchestrator,
     OrchestratorError,
     Volume,
     plan,
 )
-from cial_app.provisioning.lifecycle import Lifecycle
+from cial_app.provisioning.repairs import Repairs
 from cial_app.tenants.store import TenantStore
 
 log = logging.getLogger(__name__)
@@ -35,17 +35,19 @@ log = logging.getLogger(__name__)
 _ORPHANS = frozenset({ActionKind.REMOVE_ORPHAN_MACHINE, ActionKind.REMOVE_ORPHAN_VOLUME})
 
 
-class Reconciler:
+class ReconcileLoop:
     def __init__(
         self,
         store: TenantStore,
-        lifecycle: Lifecycle,
+        orchestrator: Orchestrator,
+        repairs: Repairs,
         *,
         interval: float,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._store = store
-        self._lifecycle = lifecycle
+        self._orchestrator = orchestrator
+        self._repairs = repairs
         self._interval = interval
         self._clock = clock
         self._round = asyncio.Lock()
@@ -62,7 +64,7 @@ class Reconciler:
             as_of = self._clock()
             tenants = await self._store.list_all()
             observed_at = self._clock()
-            orchestrator = self._lifecycle.orchestrator
+            orchestrator = self._orchestrator
             try:
                 machines = await orchestrator.list_machines()
                 volumes = await orchestrator.list_volumes()
@@ -70,13 +72,13 @@ class Reconciler:
                 if not self._engine_down:
                     log.warning("container engine unreachable: %s", error.reason)
                 self._engine_down = True
-                await self._lifecycle.engine_down([t.id for t in tenants], error)
+                await self._repairs.engine_down([t.id for t in tenants], error)
                 return
             if self._engine_down:
                 log.info("container engine reachable again")
                 self._engine_down = False
 
-            desired = [DesiredTenant(str(t.id), t.slug, Desired(t.desired.value)) for t in tenants]
+            desired = [DesiredTenant(str(t.id), t.slug, t.desired) for t in tenants]
             for action in plan(desired, machines, volumes, desired_as_of=as_of):
                 if action.kind in _ORPHANS:
                     await self._remove_orphan(action)
@@ -89,7 +91,7 @@ class Reconciler:
                 volumes_of[volume.tenant_id].append(volume)
             for tenant in tenants:
                 key = str(tenant.id)
-                await self._lifecycle.converge(
+                await self._repairs.converge(
                     tenant.id, machines_of[key], volumes_of[key], observed_at=observed_at
                 )
 
@@ -97,7 +99,7 @@ class Reconciler:
         what = "container" if action.kind is ActionKind.REMOVE_ORPHAN_MACHINE else "volume"
         target = action.target or ""
         label = target[:12] if what == "container" else target
-        orchestrator = self._lifecycle.orchestrator
+        orchestrator = self._orchestrator
         try:
             if action.kind is ActionKind.REMOVE_ORPHAN_MACHINE:
                 await orchestrator.remove_machine(target)
