@@ -1,0 +1,3 @@
+from cial_app.router.main import main
+
+main()
