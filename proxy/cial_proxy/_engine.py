@@ -39,6 +39,7 @@ _log = logging.getLogger("cial_proxy")
 _ANSWERED_HERE = (b"expect", b"sec-websocket-extensions")
 _NO_BODY_STATUSES = frozenset({204, 304})
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_MAX_HEAD_BYTES = 64 * 1024  # nginx allows 4 x 8 KiB by default; a request head is rarely 8 KiB
 
 
 @dataclass(slots=True)
@@ -71,6 +72,18 @@ class Engine:
     def protocol(self) -> Exchange:
         return Exchange(self)
 
+    async def sweep(self) -> None:
+        """Expire the waits of every connection (idle, header, response head) on a coarse tick."""
+        options = self.options
+        shortest = min(options.idle_timeout, options.header_timeout, options.read_timeout)
+        tick = min(1.0, max(0.02, shortest / 4))
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(tick)
+            now = loop.time()
+            for connection in list(self.connections):
+                connection.sweep(now)
+
 
 class Exchange(asyncio.Protocol):
     """One client connection, and the exchange in progress on it."""
@@ -88,7 +101,11 @@ class Exchange(asyncio.Protocol):
         self._requests: deque[Request] = deque()
         self._arrived: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        # When this connection's current wait expires (0: no wait). Checked by the engine's sweep
+        # rather than a timer per wait: two timers per request were a measurable share of the
+        # cost of a small request, and the timeouts are seconds, not milliseconds.
+        self.deadline = 0.0
+        self._head_size = 0
         self._paused: set[str] = set()
         self._lost = False
         self._busy = False
@@ -103,7 +120,8 @@ class Exchange(asyncio.Protocol):
         self._upstream_keep_alive = False
         self._close_framed = False
         self._out: list[bytes] = []  # what one upstream read produced for the client, written once
-        self._timeout: asyncio.TimerHandle | None = None
+        self._head_deadline = 0.0
+        self._head_progress = 0
         # after an upgrade: client bytes before the tunnel opens, and the tunnel's meter
         self._upgraded = False
         self._early: list[bytes] = []
@@ -162,15 +180,23 @@ class Exchange(asyncio.Protocol):
 
     # -- httptools: the request ---------------------------------------------------------------
     def on_message_begin(self) -> None:
-        self._url, self._headers = b"", []
+        self._url, self._headers, self._head_size = b"", [], 0
         if self._active is None:
             self._arm(self.options.header_timeout)
 
     def on_url(self, url: bytes) -> None:
         self._url += url
+        self._count_head(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name.lower(), value))
+        self._count_head(len(name) + len(value))
+
+    def _count_head(self, size: int) -> None:
+        # llhttp sets no limit of its own; without one a client could send headers forever.
+        self._head_size += size
+        if self._head_size > _MAX_HEAD_BYTES:
+            raise ValueError("request head too large")  # the parser turns it into an error: 400
 
     def on_headers_complete(self) -> None:
         parser = self._parser
@@ -341,7 +367,7 @@ class Exchange(asyncio.Protocol):
                 self._resume("pipelined")
                 keep = await self._handle(request)
                 self._busy = False
-                if not keep or self._lost:
+                if not keep or self._lost or self.engine.stopping:
                     return
                 if not self._requests and self._parsing is None:
                     self._arm(self.options.idle_timeout)
@@ -455,7 +481,7 @@ class Exchange(asyncio.Protocol):
                 connection.send(b"0\r\n\r\n")
             self._resume("body")
         # The read timeout runs while nothing happens: an upload still arriving keeps it open.
-        self._watch_head(request, request.sent)
+        self._watch_head(request)
         try:
             status = await self._head
         except TimeoutError:
@@ -485,7 +511,7 @@ class Exchange(asyncio.Protocol):
         self._done = self.loop.create_future()
         self._close_after = True
         connection.send(head)
-        self._watch_head(request, request.sent)
+        self._watch_head(request)
         try:
             status = await self._head
         except TimeoutError:
@@ -539,25 +565,24 @@ class Exchange(asyncio.Protocol):
         else:
             self._upstream.send(body)
 
-    def _watch_head(self, request: Request, progress: int) -> None:
+    def _watch_head(self, request: Request) -> None:
         """Fail the wait for the response head with TimeoutError after ``read_timeout`` in which
         nothing happened (an upload still arriving is something)."""
-        self._timeout = self.loop.call_later(self.options.read_timeout, self._head_overdue, request, progress)
+        self._head_deadline = self.loop.time() + self.options.read_timeout
+        self._head_progress = request.sent
 
-    def _head_overdue(self, request: Request, progress: int) -> None:
-        self._timeout = None
-        head = self._head
-        if head is None or head.done():
+    def _head_overdue(self) -> None:
+        self._head_deadline = 0.0
+        head, request = self._head, self._active
+        if head is None or head.done() or request is None:
             return
-        if request.complete or request.sent == progress:
+        if request.complete or request.sent == self._head_progress:
             head.set_exception(TimeoutError())
         else:
-            self._watch_head(request, request.sent)
+            self._watch_head(request)
 
     def _release_upstream(self, *, ok: bool) -> None:
-        if self._timeout is not None:
-            self._timeout.cancel()
-            self._timeout = None
+        self._head_deadline = 0.0
         self._out.clear()
         connection, self._upstream = self._upstream, None
         self._head = self._done = None
@@ -645,16 +670,20 @@ class Exchange(asyncio.Protocol):
             self.transport.resume_reading()
 
     def _arm(self, seconds: float) -> None:
-        self._disarm()
-        self._timer = self.loop.call_later(seconds, self._expired)
+        self.deadline = self.loop.time() + seconds
 
     def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self.deadline = 0.0
+
+    def sweep(self, now: float) -> None:
+        """Called by the engine every tick: act on a wait that has run out."""
+        if self.deadline and now >= self.deadline:
+            self._expired()
+        if self._head_deadline and now >= self._head_deadline:
+            self._head_overdue()
 
     def _expired(self) -> None:
-        self._timer = None
+        self.deadline = 0.0
         if self._active is None and self.transport is not None:
             self.transport.abort()
 

@@ -24,10 +24,13 @@ _HOP_BY_HOP = frozenset(
 # The engine frames every message it writes itself (RFC 9112 §6): a Content-Length passes through
 # with the bytes it counts, anything else is re-framed.
 _FRAMING = (b"content-length",)
-_FORWARDED = (b"x-forwarded-for", b"x-forwarded-host", b"x-forwarded-proto")
+_FORWARDED = frozenset({b"x-forwarded-for", b"x-forwarded-host", b"x-forwarded-proto"})
 # Other ways a client could claim an address; a proxy that sets X-Forwarded-* itself drops them so
 # an upstream cannot be fooled by whichever one it happens to read.
-_CLIENT_CLAIMS = (b"forwarded", b"x-real-ip")
+_CLIENT_CLAIMS = frozenset({b"forwarded", b"x-real-ip"})
+# Never copied from the client as they are: Host and the forwarding headers are rewritten, the
+# framing is the engine's own.
+_ALWAYS_OUT = _HOP_BY_HOP | _FORWARDED | {b"host", *_FRAMING}
 
 
 def end_to_end(headers: Iterable[tuple[bytes, bytes]], *, drop: Iterable[bytes] = ()) -> RawHeaders:
@@ -77,29 +80,42 @@ def upstream_request_headers(
     always sets them, as the edge behind the router) the X-Forwarded-Host/-Proto it received are
     kept and the client address is appended to X-Forwarded-For; without it (the proxy facing
     clients) all three are the proxy's own, whatever the client sent, and Forwarded and X-Real-IP
-    from the client are dropped.
+    from the client are dropped. One pass over the headers: this runs for every request.
     """
-    original_host, _ = host_of(headers)
-    own_drop = (b"host", *_FRAMING, *drop, *(() if trust_forwarded else _CLIENT_CLAIMS))
-    headers = end_to_end(headers, drop=own_drop)
-    incoming = {name: value for name, value in headers if name in _FORWARDED}
-    prior_for = b", ".join(value for name, value in headers if name == b"x-forwarded-for")
-    out = [(name, value) for name, value in headers if name not in _FORWARDED]
-    if strip_cookies:
-        out = [
-            (name, without_cookies(value, strip_cookies) if name == b"cookie" else value)
-            for name, value in out
-        ]
-        out = [(name, value) for name, value in out if name != b"cookie" or value]
+    excluded = _ALWAYS_OUT | _CLIENT_CLAIMS if not trust_forwarded else _ALWAYS_OUT
+    named = [value for name, value in headers if name == b"connection"]
+    if named:
+        excluded = excluded | {token.strip().lower() for value in named for token in value.split(b",")}
+    if drop:
+        excluded = excluded | set(drop)
+    out: RawHeaders = []
+    original_host = b""
+    prior_for: list[bytes] = []
+    kept: dict[bytes, bytes] = {}
+    for name, value in headers:
+        if name in excluded:
+            if name == b"host":
+                original_host = value
+            elif name == b"x-forwarded-for":
+                prior_for.append(value)
+            elif name in _FORWARDED:
+                kept[name] = value
+            continue
+        if name == b"cookie" and strip_cookies:
+            value = without_cookies(value, strip_cookies)
+            if not value:
+                continue
+        out.append((name, value))
 
     ip = client_ip.encode("latin-1") if client_ip else b""
     if trust_forwarded and prior_for:
-        out.append((b"x-forwarded-for", prior_for + b", " + ip if ip else prior_for))
+        prior = b", ".join(prior_for)
+        out.append((b"x-forwarded-for", prior + b", " + ip if ip else prior))
     elif ip:
         out.append((b"x-forwarded-for", ip))
-
-    for name, own in ((b"x-forwarded-host", original_host), (b"x-forwarded-proto", scheme.encode())):
-        value = incoming[name] if trust_forwarded and name in incoming else own
-        if value:
-            out.append((name, value))
+    host = kept.get(b"x-forwarded-host", original_host) if trust_forwarded else original_host
+    if host:
+        out.append((b"x-forwarded-host", host))
+    proto = kept.get(b"x-forwarded-proto") if trust_forwarded else None
+    out.append((b"x-forwarded-proto", proto or scheme.encode()))
     return out

@@ -29,6 +29,7 @@ class Proxy:
         self.options = options
         self._engine = Engine(resolver, options, observer)
         self._server: asyncio.Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
 
     @property
     def upstream_connections_opened(self) -> int:
@@ -46,6 +47,7 @@ class Proxy:
             self._server = await loop.create_server(
                 self._engine.protocol, host, port, backlog=1024, reuse_address=True
             )
+        self._sweeper = loop.create_task(self._engine.sweep())
         port_bound: int = self._server.sockets[0].getsockname()[1]
         return port_bound
 
@@ -64,6 +66,9 @@ class Proxy:
         for connection in list(engine.connections):
             connection.abort()
         engine.pool.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
