@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from dataclasses import dataclass, field
 
 import httpx
@@ -70,6 +71,19 @@ class TestPooling:
         # A per-request client would open 200; an unbounded or non-reusing pool more than 32.
         assert 1 <= upstream.accepted <= 32
         assert proxy.upstream_connections_opened == upstream.accepted
+
+
+class TestListening:
+    async def test_a_proxy_serves_on_a_socket_bound_by_someone_else(self) -> None:
+        upstream, server = await raw_upstream()
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        proxy = create_proxy(To(upstream.port))
+        async with server, proxy.running(sock=listener) as port, httpx.AsyncClient() as client:
+            assert port == listener.getsockname()[1]
+            response = await client.get(f"http://127.0.0.1:{port}/")
+        assert response.text == "ok"
 
 
 class TestRequestFraming:
