@@ -201,6 +201,10 @@ class Backend:
                 if self.ws_close_code is not None:
                     self.ws_close_code.set_result(message["code"])
                 return
+            text = message.get("text") or ""
+            if text.startswith("big:"):  # a reply far larger than the request
+                await send({"type": "websocket.send", "text": "x" * int(text[4:])})
+                continue
             if message.get("text") == "close-me":
                 await send({"type": "websocket.close", "code": 4001, "reason": "bye"})
                 return

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from cial_proxy import Upstream, create_proxy
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from .conftest import DEADLINE, Stack, raw_exchange, stack_of
 
@@ -226,3 +226,59 @@ async def _until(condition: object) -> None:
     async with asyncio.timeout(DEADLINE):
         while not condition():  # noqa: ASYNC110 (the observer is a plain callback, no event to wait on)
             await asyncio.sleep(0.01)
+
+
+class TestHttpDetails:
+    async def test_expect_100_continue_is_answered_by_the_proxy_and_the_body_flows(
+        self, proxied: Stack
+    ) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxied.port)
+        writer.write(
+            b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        async with asyncio.timeout(DEADLINE):
+            interim = await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"hello")
+            rest = await reader.read()
+        writer.close()
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        assert rest.startswith(b"HTTP/1.1 200") and b'"size": 5' in rest
+
+    async def test_pipelined_requests_are_answered_in_order(self, proxied: Stack) -> None:
+        head, body = await raw_exchange(
+            proxied.port,
+            b"GET /status/201 HTTP/1.1\r\nHost: a\r\n\r\nGET /status/202 HTTP/1.1\r\nHost: a\r\n"
+            b"Connection: close\r\n\r\n",
+        )
+        assert head.startswith(b"HTTP/1.1 201")
+        assert b"HTTP/1.1 202" in body
+
+    async def test_an_http_1_0_client_gets_a_body_delimited_by_close(self, proxied: Stack) -> None:
+        proxied.platform.release.set()  # the upstream sends both chunks at once
+        head, body = await raw_exchange(proxied.port, b"GET /stream HTTP/1.0\r\nHost: a\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200")
+        assert b"transfer-encoding" not in head.lower()
+        assert body == b"firstsecond"
+
+    async def test_no_content_and_not_modified_have_no_body(self, proxied: Stack) -> None:
+        for status in (204, 304):
+            response = await proxied.client.get(f"/status/{status}")
+            assert (response.status_code, response.content) == (status, b"")
+
+
+class TestWebSocketDetails:
+    async def test_a_message_from_the_upstream_over_the_cap_closes_the_client_with_1009(self) -> None:
+        async with stack_of(max_message_size=1024) as stack, connect(f"{stack.ws_url}/ws") as ws:
+            await ws.send("big:1000")
+            assert await ws.recv() == "x" * 1000
+            await ws.send("big:5000")
+            with pytest.raises(ConnectionClosed) as closed:
+                async with asyncio.timeout(DEADLINE):
+                    await ws.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+    async def test_a_websocket_to_an_upstream_that_is_down_gets_502(self, proxied: Stack) -> None:
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(f"{proxied.ws_url}/down/ws")
+        assert refused.value.response.status_code == 502
