@@ -401,6 +401,11 @@ class Exchange(asyncio.Protocol):
                     upstream = await self.engine.resolver.resolve(host_of(request.headers)[1], split[0])
                 except RouteError as refused:
                     status = self._refuse(request, refused.status, refused.message, refused.headers)
+                except Exception:
+                    # A resolver that breaks (its database gone, a bug) is a refusal for the client
+                    # and a traceback for us; the connection and the proxy carry on.
+                    _log.exception("%s: the resolver failed", self.options.name)
+                    status = self._refuse(request, 503, "this request cannot be routed right now")
                 else:
                     upstream_name = upstream.name
                     if observer is not None:
@@ -410,6 +415,8 @@ class Exchange(asyncio.Protocol):
                     else:
                         status = await self._forward(request, upstream, split[1])
         except asyncio.CancelledError:
+            if not self._lost:
+                raise  # not the client leaving (see connection_lost): a shutdown, let it through
             status = CLIENT_CLOSED  # the client left; closing the upstream connection tells it so
         finally:
             self._release_upstream(ok=False)

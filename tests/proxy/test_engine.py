@@ -282,3 +282,21 @@ class TestWebSocketDetails:
         with pytest.raises(InvalidStatus) as refused:
             await connect(f"{proxied.ws_url}/down/ws")
         assert refused.value.response.status_code == 502
+
+
+class TestResolverFailure:
+    async def test_a_resolver_that_raises_gets_503_and_the_proxy_carries_on(self) -> None:
+        class Broken:
+            calls = 0
+
+            async def resolve(self, host: str, path: str) -> Upstream:
+                Broken.calls += 1
+                raise ConnectionError("database unreachable")
+
+        proxy = create_proxy(Broken(), name="router")
+        async with proxy.running() as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            first = await client.get("/", headers={"Accept": "application/json"})
+            second = await client.get("/")
+        assert first.status_code == second.status_code == 503
+        assert first.json() == {"error": "this request cannot be routed right now", "status": 503}
+        assert Broken.calls == 2
