@@ -39,6 +39,7 @@ _log = logging.getLogger("cial_proxy")
 _ANSWERED_HERE = (b"expect", b"sec-websocket-extensions")
 _NO_BODY_STATUSES = frozenset({204, 304})
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_LINGER_SECONDS = 2.0
 _MAX_HEAD_BYTES = 64 * 1024  # nginx allows 4 x 8 KiB by default; a request head is rarely 8 KiB
 
 
@@ -126,6 +127,7 @@ class Exchange(asyncio.Protocol):
         self._upgraded = False
         self._early: list[bytes] = []
         self._meter: MessageMeter | None = None
+        self._lingering = False
 
     # -- asyncio: the client side ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -339,11 +341,11 @@ class Exchange(asyncio.Protocol):
         meter = MessageMeter(self.options.max_message_size)
 
         def to_client(data: bytes) -> None:
-            over = meter.feed(data)
-            if over is None:
-                self._write_raw(data)
-            else:
-                self._too_big(data[:over], from_client=False)
+            passing, too_big = meter.feed(data)
+            if too_big:
+                self._too_big(passing, from_client=False)
+            elif passing:
+                self._write_raw(passing)
 
         upstream.tunnel = to_client
         upstream.on_close = self._upstream_tunnel_closed
@@ -374,7 +376,7 @@ class Exchange(asyncio.Protocol):
         except Exception:  # never a traceback to a client; one in the log for us
             _log.exception("%s: unexpected error", self.options.name)
         finally:
-            if self.transport is not None and not self.transport.is_closing():
+            if self.transport is not None and not self.transport.is_closing() and not self._lingering:
                 self.transport.close()
 
     async def _handle(self, request: Request) -> bool:
@@ -609,16 +611,18 @@ class Exchange(asyncio.Protocol):
         self._write_head(101, reason, headers)
 
     def _tunnel_in(self, data: bytes) -> None:
+        if self._lingering:
+            return
         meter, upstream = self._meter, self._upstream
         if meter is None or upstream is None or upstream.tunnel is None:
             self._early.append(data)  # the upstream has not answered yet
             self._pause("tunnel")
             return
-        over = meter.feed(data)
-        if over is None:
-            upstream.send(data)
-        else:
-            self._too_big(data[:over], from_client=True)
+        passing, too_big = meter.feed(data)
+        if too_big:
+            self._too_big(passing, from_client=True)
+        elif passing:
+            upstream.send(passing)
 
     def _too_big(self, allowed: bytes, *, from_client: bool) -> None:
         upstream, transport = self._upstream, self.transport
@@ -631,15 +635,23 @@ class Exchange(asyncio.Protocol):
         )
         if from_client:
             upstream.send(allowed + close_frame(CLOSE_TOO_BIG, masked=True))
-            transport.write(close_frame(CLOSE_TOO_BIG, masked=False))
+            self._write_raw(close_frame(CLOSE_TOO_BIG, masked=False))
         else:
-            transport.write(allowed + close_frame(CLOSE_TOO_BIG, masked=False))
+            self._write_raw(allowed + close_frame(CLOSE_TOO_BIG, masked=False))
             upstream.send(close_frame(CLOSE_TOO_BIG, masked=True))
+        # Closing the client's socket while it is still sending the rest of its message would
+        # answer that data with a reset, and a reset can discard the close frame before the
+        # client reads it. So the rest is read and dropped for a moment first (nginx's
+        # lingering close), and the socket is closed after it.
+        self._lingering = True
+        self._paused.clear()
+        transport.resume_reading()
+        self.loop.call_later(_LINGER_SECONDS, transport.close)
+        upstream.tunnel = _drop
         upstream.close()
-        transport.close()
 
     def _upstream_tunnel_closed(self) -> None:
-        if self.transport is not None:
+        if self.transport is not None and not self._lingering:
             self.transport.close()  # after what is buffered: a close frame the upstream sent arrives
         if self._done is not None and not self._done.done():
             self._done.set_result(True)
@@ -702,6 +714,10 @@ class Exchange(asyncio.Protocol):
     def abort(self) -> None:
         if self.transport is not None:
             self.transport.abort()
+
+
+def _drop(data: bytes) -> None:
+    """Where bytes go that no one is to receive any more."""
 
 
 def _content_length(headers: RawHeaders) -> int | None:

@@ -28,9 +28,14 @@ class MessageMeter:
         self._head = b""  # a frame header split across reads
         self._message = 0  # payload bytes of the current data message so far
 
-    def feed(self, data: bytes) -> int | None:
-        """None if all of ``data`` may pass, else the offset of the header of the first frame that
-        takes its message past the limit (the bytes before it may still pass)."""
+    def feed(self, data: bytes) -> tuple[bytes, bool]:
+        """What of ``data`` may pass now, and whether a frame takes its message past the limit.
+
+        Passing stops at the header of that frame. A header split across reads is held back (at
+        most 13 bytes) until it is whole, so a refused frame never leaves half its header behind.
+        """
+        if self._head:
+            data, self._head = self._head + data, b""
         position, end = 0, len(data)
         while position < end:
             if self._skip:
@@ -38,21 +43,18 @@ class MessageMeter:
                 self._skip -= step
                 position += step
                 continue
-            start = position - len(self._head)  # where this header began (negative: in an earlier read)
-            head = self._head + data[position : position + 14]
-            parsed = _frame_header(head)
+            parsed = _frame_header(data[position : position + 14])
             if parsed is None:  # the header is not complete yet
-                self._head = head
-                return None
+                self._head = data[position:]
+                return data[:position], False
             header_size, opcode, length = parsed
-            position += header_size - len(self._head)
-            self._head = b""
             if opcode < _CONTROL:
                 self._message = length if opcode != _CONTINUATION else self._message + length
                 if self._message > self._limit:
-                    return max(start, 0)
+                    return data[:position], True
+            position += header_size
             self._skip = length
-        return None
+        return data, False
 
 
 def _frame_header(head: bytes) -> tuple[int, int, int] | None:
