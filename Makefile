@@ -94,3 +94,4 @@ bench: venv images
 	$(PY) bench/tenant_image.py
 	$(PY) bench/orchestrator.py
 	$(PY) bench/app.py
+	CIAL_TENANT_IMAGE=$(TENANT_IMAGE) $(PY) bench/proxy.py

@@ -1,25 +1,29 @@
 """The one reverse-proxy engine: the tenant's edge (path -> service) and the platform's router
 (host -> tenant) are both a :class:`Resolver` on it.
 
-    app = create_proxy(MyResolver(), name="edge")
-    serve(app, host="0.0.0.0", port=8080)
+    proxy = create_proxy(MyResolver(), name="edge")
+    serve(proxy, host="0.0.0.0", port=8080)          # a process, until SIGTERM
+
+    async with proxy.running(port=0) as port: ...    # in-process (tests)
 """
 
 from __future__ import annotations
 
-from ._app import create_proxy
-from ._serve import serve, server_config
-from ._types import ASGIApp
+from ._serve import GRACEFUL_SHUTDOWN_SECONDS, Proxy, create_proxy, new_event_loop, serve
+from ._types import Observer, Options
 from .routes import NoRoute, Resolver, RouteError, Unavailable, Upstream
 
 __all__ = [
-    "ASGIApp",
+    "GRACEFUL_SHUTDOWN_SECONDS",
     "NoRoute",
+    "Observer",
+    "Options",
+    "Proxy",
     "Resolver",
     "RouteError",
     "Unavailable",
     "Upstream",
     "create_proxy",
+    "new_event_loop",
     "serve",
-    "server_config",
 ]

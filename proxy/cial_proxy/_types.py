@@ -1,13 +1,45 @@
-"""The ASGI shapes the engine speaks, spelled out once (no framework: see ``_app``)."""
+"""The shapes the engine's parts share: headers, options, and the observer hook."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Protocol
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 RawHeaders = list[tuple[bytes, bytes]]
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """How one proxy behaves; see :func:`cial_proxy.create_proxy` for what each option means."""
+
+    name: str = "proxy"
+    trust_forwarded: bool = False
+    strip_cookies: frozenset[bytes] = frozenset()
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0
+    header_timeout: float = 5.0
+    idle_timeout: float = 15.0
+    max_connections: int = 1024
+    # Autobahn's largest case (9.x.6) is one 16 MiB message, the same ceiling uvicorn puts on the
+    # services behind the edge; the proxy never holds a message, so this protects what is behind it.
+    max_message_size: int = 16 * MIB
+    pool_idle_per_upstream: int = 64
+    pool_idle_seconds: float = 4.0
+
+
+class Observer(Protocol):
+    """Told about traffic as it passes, e.g. to keep Prometheus metrics (the engine imports none).
+
+    Called on the event loop: each call must return at once and must not raise.
+    ``upstream`` is the resolved upstream's name, or ``"-"`` when the request was refused.
+    """
+
+    def request_started(self, upstream: str, method: str) -> None: ...
+
+    def request_finished(self, upstream: str, method: str, status: int, seconds: float) -> None: ...
+
+    def websocket_opened(self, upstream: str) -> None: ...
+
+    def websocket_closed(self, upstream: str, seconds: float) -> None: ...

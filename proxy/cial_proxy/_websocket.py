@@ -1,107 +1,87 @@
-"""Forward one WebSocket session to an upstream, frame by frame, close codes included."""
+"""The WebSocket tunnel's one job besides moving bytes: bound the size of each message.
+
+After the upstream's 101 the proxy relays bytes both ways as they come, never assembling a
+message (Autobahn's 16 MiB cases cost it nothing). It still reads every frame header going past
+(RFC 6455 §5.2) so that a message growing past the cap is stopped before its over-size frame is
+forwarded: the sender gets close 1009 (Message Too Big, §7.4.1), the receiver a close too, and
+both connections end. Close frames and their codes otherwise pass through untouched.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import os
+import struct
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
-from websockets.frames import EXTERNAL_CLOSE_CODES, CloseCode
-from websockets.typing import Subprotocol
-
-from ._refusal import CLIENT_CLOSED, deny_websocket
-from ._types import RawHeaders, Receive, Scope, Send
-from .routes import Upstream
-
-# The same ceiling uvicorn puts on messages from the client, so neither direction is stricter.
-_MAX_MESSAGE = 16 * 1024 * 1024
+CLOSE_TOO_BIG = 1009
+_CONTINUATION = 0x0
+_CONTROL = 0x8  # opcodes 0x8 and up are control frames: never part of a message (§5.5)
 
 
-async def forward_websocket(
-    upstream: Upstream,
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-    headers: RawHeaders,
-    *,
-    open_timeout: float,
-) -> int:
-    """Open the upstream session first, then accept the client with what the upstream chose."""
-    if (await receive())["type"] != "websocket.connect":
-        return CLIENT_CLOSED
-    query = scope.get("query_string", b"").decode("ascii")
-    host = f"[{upstream.host}]" if ":" in upstream.host else upstream.host
-    url = f"ws://{host}:{upstream.port}{upstream.path}" + (f"?{query}" if query else "")
-    try:
-        connection = await connect(
-            url,
-            subprotocols=[Subprotocol(name) for name in scope.get("subprotocols", [])] or None,
-            # The handshake's own Sec-WebSocket-* headers belong to the client's connection;
-            # the websockets client writes fresh ones (subprotocols are passed on above).
-            additional_headers=[
-                (name.decode("latin-1"), value.decode("latin-1"))
-                for name, value in headers
-                if not name.startswith(b"sec-websocket-")
-            ],
-            user_agent_header=None,  # the client's own User-Agent is among the headers
-            proxy=None,  # never an HTTP(S)_PROXY from the environment
-            open_timeout=open_timeout,
-            max_size=_MAX_MESSAGE,
-        )
-    except InvalidStatus as refused:
-        reason = refused.response.body.decode(errors="replace").strip()
-        status = refused.response.status_code
-        return await deny_websocket(scope, send, status, reason or f"{upstream.name} refused the WebSocket")
-    except TimeoutError:
-        return await deny_websocket(scope, send, 504, f"{upstream.name} did not answer in time")
-    except (OSError, InvalidHandshake):
-        return await deny_websocket(scope, send, 502, f"{upstream.name} is not answering")
+class MessageMeter:
+    """Follows the frame headers of one direction's byte stream and sums each message's size."""
 
-    async with connection:
-        await send({"type": "websocket.accept", "subprotocol": connection.subprotocol})
-        to_upstream = asyncio.create_task(_client_to_upstream(receive, connection))
-        to_client = asyncio.create_task(_upstream_to_client(connection, send))
-        try:
-            # Whichever side closes first has passed its close on; the other pump is then moot.
-            await asyncio.wait((to_upstream, to_client), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (to_upstream, to_client):
-                task.cancel()
-            await asyncio.gather(to_upstream, to_client, return_exceptions=True)
-    return 101
+    __slots__ = ("_head", "_limit", "_message", "_skip")
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._skip = 0  # payload bytes of the current frame still to pass
+        self._head = b""  # a frame header split across reads
+        self._message = 0  # payload bytes of the current data message so far
+
+    def feed(self, data: bytes) -> tuple[bytes, bool]:
+        """What of ``data`` may pass now, and whether a frame takes its message past the limit.
+
+        Passing stops at the header of that frame. A header split across reads is held back (at
+        most 13 bytes) until it is whole, so a refused frame never leaves half its header behind.
+        """
+        if self._head:
+            data, self._head = self._head + data, b""
+        position, end = 0, len(data)
+        while position < end:
+            if self._skip:
+                step = min(self._skip, end - position)
+                self._skip -= step
+                position += step
+                continue
+            parsed = _frame_header(data[position : position + 14])
+            if parsed is None:  # the header is not complete yet
+                self._head = data[position:]
+                return data[:position], False
+            header_size, opcode, length = parsed
+            if opcode < _CONTROL:
+                self._message = length if opcode != _CONTINUATION else self._message + length
+                if self._message > self._limit:
+                    return data[:position], True
+            position += header_size
+            self._skip = length
+        return data, False
 
 
-async def _client_to_upstream(receive: Receive, connection: ClientConnection) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "websocket.disconnect":
-            code = _sendable(message.get("code", CloseCode.NORMAL_CLOSURE), CloseCode.GOING_AWAY)
-            await connection.close(code, message.get("reason") or "")
-            return
-        if message["type"] == "websocket.receive":
-            text: str | None = message.get("text")
-            # Once the upstream has closed, the other pump reports it; frames in flight are moot.
-            with contextlib.suppress(ConnectionClosed):
-                await connection.send(text if text is not None else message.get("bytes") or b"")
+def _frame_header(head: bytes) -> tuple[int, int, int] | None:
+    """(header size, opcode, payload length) of the frame ``head`` starts with, if it is complete."""
+    if len(head) < 2:
+        return None
+    opcode, masked, length = head[0] & 0x0F, head[1] & 0x80, head[1] & 0x7F
+    size = 2 + (4 if masked else 0)
+    if length == 126:
+        size += 2
+        if len(head) < size:
+            return None
+        (length,) = struct.unpack_from("!H", head, 2)
+    elif length == 127:
+        size += 8
+        if len(head) < size:
+            return None
+        (length,) = struct.unpack_from("!Q", head, 2)
+    if len(head) < size:
+        return None
+    return size, opcode, length
 
 
-async def _upstream_to_client(connection: ClientConnection, send: Send) -> None:
-    try:
-        async for data in connection:
-            key = "text" if isinstance(data, str) else "bytes"
-            await send({"type": "websocket.send", key: data})
-    except ConnectionClosed:
-        pass  # closed without a proper handshake: close_code says so (1006)
-    except OSError:
-        return  # the client is gone; the other pump sees its disconnect
-    code = _sendable(connection.close_code or CloseCode.ABNORMAL_CLOSURE, CloseCode.INTERNAL_ERROR)
-    with contextlib.suppress(OSError):
-        await send({"type": "websocket.close", "code": code, "reason": connection.close_reason or ""})
-
-
-def _sendable(code: int, fallback: int) -> int:
-    """A close code that may go on the wire: 1005 and 1006 only report what happened locally."""
-    if code == CloseCode.NO_STATUS_RCVD:
-        return CloseCode.NORMAL_CLOSURE
-    return code if code in EXTERNAL_CLOSE_CODES or 3000 <= code < 5000 else fallback
+def close_frame(code: int, *, masked: bool) -> bytes:
+    """A close frame with ``code`` and no reason; frames a client sends are masked (§5.3)."""
+    payload = struct.pack("!H", code)
+    if not masked:
+        return b"\x88" + bytes([len(payload)]) + payload
+    key = os.urandom(4)
+    return b"\x88" + bytes([0x80 | len(payload)]) + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))

@@ -8,6 +8,7 @@ two resolvers on one engine.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,13 +24,18 @@ class Upstream:
 
 
 class RouteError(Exception):
-    """A request the proxy refuses before any upstream is contacted."""
+    """A request the proxy refuses before any upstream is contacted.
+
+    ``headers`` are added to the refusal as they are (e.g. ``Retry-After``); they must not be
+    framing headers, which the engine writes itself.
+    """
 
     status: int = 404
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.headers: dict[str, str] = dict(headers or {})
 
 
 class NoRoute(RouteError):
@@ -39,9 +45,20 @@ class NoRoute(RouteError):
 
 
 class Unavailable(RouteError):
-    """Something would serve it, but not now (503), e.g. a tenant that is not running."""
+    """Something would serve it, but not now (503), e.g. a tenant that is not running.
+
+    ``retry_after`` (seconds) becomes a ``Retry-After`` header (RFC 9110 §10.2.3).
+    """
 
     status = 503
+
+    def __init__(
+        self, message: str, *, retry_after: int | None = None, headers: Mapping[str, str] | None = None
+    ) -> None:
+        extra = dict(headers or {})
+        if retry_after is not None:
+            extra["Retry-After"] = str(int(retry_after))
+        super().__init__(message, headers=extra)
 
 
 class Resolver(Protocol):

@@ -40,9 +40,14 @@ class EdgeResolver:
 
 
 def prepare() -> Callable[[], None]:
-    """Called by the supervisor before it forks; the child runs what this returns."""
-    app = create_proxy(EdgeResolver(), name="edge")
-    return lambda: serve(app, host="0.0.0.0", port=EDGE_PORT)
+    """Called by the supervisor before it forks; the child runs what this returns.
+
+    ``trust_forwarded``: in front of the edge is the router, which sets X-Forwarded-For/-Host/-Proto
+    itself and replaces any a client sent; the edge keeps its values so the services see the
+    public host and the client's address, not the router's.
+    """
+    proxy = create_proxy(EdgeResolver(), name="edge", trust_forwarded=True)
+    return lambda: serve(proxy, host="0.0.0.0", port=EDGE_PORT)
 
 
 def main() -> None:

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Callable, Sequence
 
 import uvicorn
 from litestar import Litestar
 from litestar.exceptions import HTTPException
 from litestar.types import ControllerRouterHandler, ExceptionHandlersMap, Scope
+from uvicorn.config import UvicornDeprecationWarning
 
 LOOPBACK = "127.0.0.1"
+WS_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"  # the supervisor adds the service, Docker the time
 
 _log = logging.getLogger("cial_core")
@@ -64,7 +67,15 @@ def prepare(app: Litestar, *, port: int) -> Callable[[], None]:
         port=port,
         loop="asyncio",
         http="h11",
-        ws="auto",
+        # uvicorn's websockets (legacy) implementation, not the sans-I/O one "auto" now picks: that
+        # one closes with 1002 when a close frame arrives in the middle of a fragmented message
+        # (Autobahn 7.1.5; RFC 6455 §5.5.1 wants the close answered, 1000), the legacy one does not.
+        ws="websockets",
+        # A message above this is refused with close 1009 as its frame header arrives, never
+        # buffered: the largest a tenant's services accept. 16 MiB is Autobahn's largest case;
+        # echoing one costs about four copies of it at once, which a 256 MiB tenant can afford
+        # (the edge in front streams frames and holds none of them).
+        ws_max_size=WS_MAX_MESSAGE_BYTES,
         lifespan="on",
         log_config=None,
         # No access log: a URL may carry a one-time token (SSO) and no log line may contain one.
@@ -74,7 +85,9 @@ def prepare(app: Litestar, *, port: int) -> Callable[[], None]:
         # Open WebSockets must not hold a stop past the supervisor's grace period.
         timeout_graceful_shutdown=1,
     )
-    config.load()  # imports the protocol classes now, while the supervisor can still share them
+    with warnings.catch_warnings():  # its deprecation notice, on import: the choice is made above
+        warnings.simplefilter("ignore", UvicornDeprecationWarning)
+        config.load()  # imports the protocol classes now, while the supervisor can still share them
 
     def serve() -> None:
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from cial_proxy import NoRoute, Unavailable, Upstream, create_proxy, server_config
+from cial_proxy import NoRoute, Unavailable, Upstream, create_proxy
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -201,6 +201,10 @@ class Backend:
                 if self.ws_close_code is not None:
                     self.ws_close_code.set_result(message["code"])
                 return
+            text = message.get("text") or ""
+            if text.startswith("big:"):  # a reply far larger than the request
+                await send({"type": "websocket.send", "text": "x" * int(text[4:])})
+                continue
             if message.get("text") == "close-me":
                 await send({"type": "websocket.close", "code": 4001, "reason": "bye"})
                 return
@@ -236,7 +240,7 @@ class TableResolver:
         if path.startswith("/missing"):
             raise NoRoute("nothing serves /missing")
         if path.startswith("/asleep"):
-            raise Unavailable("acme is not running")
+            raise Unavailable("acme is not running", retry_after=5)
         if path.startswith("/down"):
             return Upstream("core-back", "127.0.0.1", self.dead_port, path)
         if path.startswith("/.cial/api/"):
@@ -262,16 +266,13 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
-async def stack_of(log_level: str = "info", **proxy_options: Any) -> AsyncIterator[Stack]:
+async def stack_of(**proxy_options: Any) -> AsyncIterator[Stack]:
     core, platform = Backend("core-back"), Backend("platform-front")
     resolver = TableResolver(core, platform, unused_port())
-    app = create_proxy(resolver, name="edge", **proxy_options)
+    proxy = create_proxy(resolver, name="edge", **proxy_options)
     async with (
-        running(
-            upstream_config(core),
-            upstream_config(platform),
-            server_config(app, host="127.0.0.1", port=0, log_level=log_level),
-        ) as (core.port, platform.port, port),
+        running(upstream_config(core), upstream_config(platform)) as (core.port, platform.port),
+        proxy.running() as port,
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=DEADLINE) as client,
     ):
         yield Stack(core, platform, resolver, port, client)

@@ -1,0 +1,56 @@
+"""The WebSocket tunnel's frame meter, byte by byte (RFC 6455 §5.2)."""
+
+from __future__ import annotations
+
+import struct
+
+from cial_proxy._websocket import MessageMeter, close_frame
+
+
+def frame(opcode: int, payload: bytes, *, fin: bool = True, masked: bool = True) -> bytes:
+    first = (0x80 if fin else 0) | opcode
+    size = len(payload)
+    mask_bit = 0x80 if masked else 0
+    if size < 126:
+        head = bytes([first, mask_bit | size])
+    elif size < 65536:
+        head = bytes([first, mask_bit | 126]) + struct.pack("!H", size)
+    else:
+        head = bytes([first, mask_bit | 127]) + struct.pack("!Q", size)
+    return head + (b"\x00\x00\x00\x00" if masked else b"") + payload
+
+
+def feed_in_pieces(meter: MessageMeter, data: bytes, piece: int) -> tuple[bytes, bool]:
+    """Everything that passed, and whether the meter stopped the stream."""
+    passed = b""
+    for offset in range(0, len(data), piece):
+        passing, too_big = meter.feed(data[offset : offset + piece])
+        passed += passing
+        if too_big:
+            return passed, True
+    return passed, False
+
+
+class TestMessageMeter:
+    def test_messages_up_to_the_limit_pass_whatever_the_read_sizes(self) -> None:
+        stream = frame(0x1, b"a" * 100) + frame(0x2, b"b" * 70000, masked=False) + frame(0x9, b"ping")
+        for piece in (1, 3, 7, 1000, len(stream)):
+            assert feed_in_pieces(MessageMeter(70000), stream, piece) == (stream, False)
+
+    def test_the_frame_that_takes_a_message_over_the_limit_is_found_at_its_header(self) -> None:
+        first = frame(0x1, b"a" * 600, fin=False)
+        ping = frame(0x9, b"p" * 125)  # control frames between fragments count for nothing
+        stream = first + ping + frame(0x0, b"b" * 600)
+        for piece in (1, 5, len(stream)):
+            assert feed_in_pieces(MessageMeter(1024), stream, piece) == (first + ping, True)
+
+    def test_a_new_message_starts_counting_from_zero(self) -> None:
+        stream = frame(0x1, b"a" * 1000) + frame(0x1, b"b" * 1000)
+        assert MessageMeter(1000).feed(stream) == (stream, False)
+
+    def test_close_frames_from_a_client_are_masked_and_carry_the_code(self) -> None:
+        assert close_frame(1009, masked=False) == b"\x88\x02\x03\xf1"
+        masked = close_frame(1009, masked=True)
+        key, payload = masked[2:6], masked[6:]
+        assert masked[:2] == b"\x88\x82"
+        assert bytes(b ^ key[i % 4] for i, b in enumerate(payload)) == b"\x03\xf1"
