@@ -92,7 +92,9 @@ class RouteFeed:
                 self._table.remove(slug)
             else:
                 self._table.put(
-                    TenantRoute(slug, str(change["state"]), change.get("upstream_host"), change.get("upstream_port"))
+                    TenantRoute(
+                        slug, str(change["state"]), change.get("upstream_host"), change.get("upstream_port")
+                    )
                 )
         except (ValueError, KeyError, TypeError):
             log.warning("route feed: ignored a malformed notification")

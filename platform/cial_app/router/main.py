@@ -59,7 +59,9 @@ class TableResolver:
 
     async def resolve(self, host: str, path: str) -> Upstream:
         if not self._table.loaded:
-            raise Unavailable("The router has not loaded its routes yet (database unreachable).", retry_after=5)
+            raise Unavailable(
+                "The router has not loaded its routes yet (database unreachable).", retry_after=5
+            )
         return self._table.resolve(host, path)
 
 
@@ -77,12 +79,22 @@ async def run(settings: RouterSettings, stop: asyncio.Event) -> None:
         metrics.routes.set(len(table))
 
     feed = RouteFeed(
-        settings.database_url, table, resync_seconds=settings.resync_seconds, on_reload=reloaded, on_change=changed
+        settings.database_url,
+        table,
+        resync_seconds=settings.resync_seconds,
+        on_reload=reloaded,
+        on_change=changed,
     )
     proxy = create_proxy(TableResolver(table), name="router", strip_cookies=APP_COOKIES, observer=metrics)
     feeding = asyncio.create_task(feed.run(), name="route feed")
     await proxy.start(settings.host, settings.port)
-    log.info("router on %s:%d, metrics on %s:%d", settings.host, settings.port, settings.metrics_host, settings.metrics_port)
+    log.info(
+        "router on %s:%d, metrics on %s:%d",
+        settings.host,
+        settings.port,
+        settings.metrics_host,
+        settings.metrics_port,
+    )
     try:
         await stop.wait()
     finally:

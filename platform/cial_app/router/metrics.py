@@ -14,7 +14,10 @@ class RouterMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         self.requests = Counter(
-            "cial_router_requests", "Requests by tenant and status", ["tenant", "status"], registry=self.registry
+            "cial_router_requests",
+            "Requests by tenant and status",
+            ["tenant", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
             "cial_router_request_seconds",
@@ -23,7 +26,9 @@ class RouterMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.in_flight = Gauge("cial_router_requests_in_flight", "Requests being served", registry=self.registry)
+        self.in_flight = Gauge(
+            "cial_router_requests_in_flight", "Requests being served", registry=self.registry
+        )
         self.websockets = Gauge(
             "cial_router_open_websockets", "Open WebSockets by tenant", ["tenant"], registry=self.registry
         )
