@@ -1,7 +1,19 @@
 #!/usr/bin/env bash
 # Runs whichever Compose is here: the `docker compose` plugin, else Debian's docker-compose 1.29.
+# The local secrets (ci/secrets.sh) are exported for compose.yml's interpolation; a variable
+# already set in the environment wins, as with compose's own env files. compose.yml has no
+# default for them: without the file (before the first `make local-up`) compose says what is missing.
 set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+secrets=$("$here/secrets.sh" --path)
+if [ -f "$secrets" ]; then
+  while IFS='=' read -r name value; do
+    case $name in
+      CIAL_*) [ -n "${!name:-}" ] || export "$name=$value" ;;
+    esac
+  done <"$secrets"
+fi
 if docker compose version >/dev/null 2>&1; then
   exec docker compose -f "$top/compose.yml" -p cial "$@"
 elif command -v docker-compose >/dev/null 2>&1; then

@@ -7,6 +7,12 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export DOCKER_GID=${DOCKER_GID:-$(stat -c %g /var/run/docker.sock 2>/dev/null || echo 0)}
 instance=${CIAL_INSTANCE:-local}
+if [ ! -f "$("$here/secrets.sh" --path)" ]; then
+  # No secrets generated yet (or removed): nothing below starts anything, but compose.yml must
+  # still interpolate for `stop` and `down`, and it has no defaults for secrets.
+  export CIAL_POSTGRES_PASSWORD=${CIAL_POSTGRES_PASSWORD:-unused} \
+    CIAL_APP_DB_PASSWORD=${CIAL_APP_DB_PASSWORD:-unused} CIAL_SSO_SECRET=${CIAL_SSO_SECRET:-unused}
+fi
 
 # The App first: its reconciler would otherwise re-create the tenants removed below.
 "$here/compose.sh" stop app-api >/dev/null 2>&1 || true

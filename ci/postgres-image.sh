@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Makes sure `cial-postgres:dev` exists. Where the official `postgres:16` is present it is used
-# as is (tagged); otherwise a local image is made from Debian's `postgresql` package that honours
-# the same POSTGRES_USER / POSTGRES_PASSWORD / POSTGRES_DB contract. The package is installed by
-# a container (which may reach Debian's mirror over HTTP) and committed, so `docker build` itself
-# never needs the network. Cached by the hash of this recipe.
+# Makes sure `cial-postgres:dev` (or CIAL_POSTGRES_IMAGE, the tag compose.yml runs) exists, with
+# the init scripts of ci/postgres/initdb (the App's database role) in /docker-entrypoint-initdb.d.
+# Where the official `postgres:16` is present it is the base; otherwise a local image is made
+# from Debian's `postgresql` package that honours the same POSTGRES_USER / POSTGRES_PASSWORD /
+# POSTGRES_DB contract and init scripts. The package is installed by a container (which may reach
+# Debian's mirror over HTTP) and committed, so `docker build` itself never needs the network.
+# Cached by the hash of this recipe.
 set -euo pipefail
 
-TAG=cial-postgres:dev
+TAG=${CIAL_POSTGRES_IMAGE:-cial-postgres:dev}
 BASE=${CIAL_BASE_TAG:-cial-base:bookworm}
 here=$(cd "$(dirname "$0")" && pwd)
-recipe=$(cat "$0" "$here/postgres/Dockerfile" "$here/postgres/entrypoint.sh" | sha256sum | cut -c1-16)
+recipe=$(cat "$0" "$here/postgres/Dockerfile" "$here/postgres/entrypoint.sh" "$here"/postgres/initdb/* | sha256sum | cut -c1-16)
 
 have=$(docker image inspect -f '{{ index .Config.Labels "cial.recipe" }}' "$TAG" 2>/dev/null || true)
 if [ "$have" = "$recipe" ]; then
@@ -19,7 +21,8 @@ fi
 
 if docker image inspect postgres:16 >/dev/null 2>&1; then
   echo "using the official postgres:16 as $TAG"
-  echo "FROM postgres:16" | docker build -q --label "cial.recipe=$recipe" -t "$TAG" - >/dev/null
+  printf 'FROM postgres:16\nCOPY initdb/ /docker-entrypoint-initdb.d/\n' \
+    | docker build -q --label "cial.recipe=$recipe" -t "$TAG" -f - "$here/postgres" >/dev/null
   exit 0
 fi
 

@@ -8,11 +8,13 @@ and it must work with either `docker compose` or Debian's `docker-compose` 1.29.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import docker
 import httpx
@@ -21,6 +23,12 @@ from spec.polling import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 TENANT_IMAGE = os.environ.get("CIAL_TENANT_IMAGE", "cial-tenant:dev")
+# The Postgres superuser and database of compose.yml; the App's role is APP_DB_ROLE.
+DB_SUPERUSER = "cial"
+DB_NAME = "cial"
+APP_DB_ROLE = "cial_app"
+# The image's init script, which `make local-up` also runs on every start (ci/local-up.sh).
+ENSURE_APP_ROLE = "/docker-entrypoint-initdb.d/10-cial-app-role.sh"
 
 
 def compose_command() -> str:
@@ -48,6 +56,11 @@ class ComposeStack:
     # Extra environment for compose's interpolation, e.g. CIAL_TENANT_IMAGE for a stack whose
     # App must not be able to start tenants.
     overrides: dict[str, str] = field(default_factory=dict)
+    # Secrets of this stack alone, random like the ones ci/secrets.sh generates (never from git,
+    # never a developer's own .local/secrets.env).
+    postgres_password: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
+    app_db_password: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
+    sso_secret: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
 
     def __post_init__(self) -> None:
         self.network = self.network or f"{self.project}-net"
@@ -58,6 +71,9 @@ class ComposeStack:
         docker_gid = str(os.stat("/var/run/docker.sock").st_gid)
         return {
             **os.environ,
+            "CIAL_POSTGRES_PASSWORD": self.postgres_password,
+            "CIAL_APP_DB_PASSWORD": self.app_db_password,
+            "CIAL_SSO_SECRET": self.sso_secret,
             "CIAL_APP_PORT": str(self.app_port),
             "CIAL_NETWORK": self.network,
             "CIAL_INSTANCE": self.project,
@@ -76,9 +92,69 @@ class ComposeStack:
     def app_url(self) -> str:
         return f"http://127.0.0.1:{self.app_port}"
 
+    @property
+    def postgres_image(self) -> str:
+        return self.env.get("CIAL_POSTGRES_IMAGE") or "cial-postgres:dev"
+
     def up(self) -> None:
+        """As `make local-up` does: Postgres first, the App's role ensured, then the App."""
+        self.compose("up", "-d", "postgres")
+        self.wait_for_postgres()
+        self.ensure_app_role()
         self.compose("up", "-d")
         self.wait_for_app()
+
+    def container_id(self, service: str) -> str:
+        return self.compose("ps", "-q", service).stdout.strip()
+
+    def wait_for_postgres(self, timeout: float = 120) -> None:
+        client = docker.from_env()
+
+        def healthy() -> bool:
+            state = client.containers.get(self.container_id("postgres")).attrs["State"]
+            return bool(state.get("Health", {}).get("Status") == "healthy")
+
+        try:
+            wait_until(healthy, timeout=timeout, what="Postgres to be healthy")
+        finally:
+            client.close()
+
+    def ensure_app_role(self) -> None:
+        self.compose("exec", "-T", "postgres", ENSURE_APP_ROLE)
+
+    def superuser_sql(self, sql: str) -> str:
+        """Run SQL as the superuser over Postgres' local socket (administration, no password)."""
+        psql = ["psql", "-XtA", "-v", "ON_ERROR_STOP=1", "-U", DB_SUPERUSER, "-d", DB_NAME, "-c", sql]
+        return self.compose("exec", "-T", "postgres", *psql).stdout.strip()
+
+    def psql(self, user: str, password: str, sql: str) -> subprocess.CompletedProcess[str]:
+        """Run SQL over the stack's network as a client would, logging in as `user` with `password`.
+
+        From a throwaway container of the Postgres image: Postgres publishes no port, and inside
+        its own container a loopback connection may be trusted without a password.
+        """
+        command = [
+            "docker", "run", "--rm", "--network", self.network, "--entrypoint", "psql",
+            "-e", "PGPASSWORD", "-e", "PGCONNECT_TIMEOUT=10", self.postgres_image,
+            "-XtA", "-v", "ON_ERROR_STOP=1", "-h", "postgres", "-U", user, "-d", DB_NAME, "-c", sql,
+        ]  # fmt: skip
+        return subprocess.run(
+            command, env={**os.environ, "PGPASSWORD": password}, capture_output=True, text=True, timeout=60
+        )
+
+    def app_environment(self) -> dict[str, str]:
+        """The environment of the running app-api container, as the App reads it."""
+        client = docker.from_env()
+        try:
+            pairs = client.containers.get(self.container_id("app-api")).attrs["Config"]["Env"] or []
+        finally:
+            client.close()
+        return dict(pair.split("=", 1) for pair in pairs)
+
+    def app_database_credentials(self) -> tuple[str, str]:
+        """The user and password in the App's own DATABASE_URL."""
+        url = urlsplit(self.app_environment()["DATABASE_URL"])
+        return unquote(url.username or ""), unquote(url.password or "")
 
     def down(self) -> None:
         """Stop everything and forget all data (Postgres volume), and tenant containers of ours."""
