@@ -52,6 +52,7 @@ class ComposeStack:
 
     project: str
     app_port: int = field(default_factory=free_port)
+    router_port: int = field(default_factory=free_port)
     network: str = ""
     # Extra environment for compose's interpolation, e.g. CIAL_TENANT_IMAGE for a stack whose
     # App must not be able to start tenants.
@@ -75,6 +76,7 @@ class ComposeStack:
             "CIAL_APP_DB_PASSWORD": self.app_db_password,
             "CIAL_SSO_SECRET": self.sso_secret,
             "CIAL_APP_PORT": str(self.app_port),
+            "CIAL_ROUTER_PORT": str(self.router_port),
             "CIAL_NETWORK": self.network,
             "CIAL_INSTANCE": self.project,
             "DOCKER_GID": docker_gid,
@@ -91,6 +93,11 @@ class ComposeStack:
     @property
     def app_url(self) -> str:
         return f"http://127.0.0.1:{self.app_port}"
+
+    @property
+    def router_url(self) -> str:
+        """The router on loopback; a request names its tenant in the Host header."""
+        return f"http://127.0.0.1:{self.router_port}"
 
     @property
     def postgres_image(self) -> str:
