@@ -16,13 +16,13 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 
 .PHONY: help venv docker wheels base-image postgres-image tenant-image app-image images \
         local-up local-down test test-fast lint bench chromium \
-        verify-L0 verify-L1 verify-L2 verify-L3
+        verify-L0 verify-L1 verify-L2 verify-L3 verify-L4
 
 help:
 	@echo "make local-up     run the platform (admin on http://localhost:3100/admin)"
 	@echo "make local-down   stop it and remove orphan tenant containers"
 	@echo "make test         every fast test and every acceptance spec"
-	@echo "make verify-L<n>  one phase's acceptance spec (L0 .. L3)"
+	@echo "make verify-L<n>  one phase's acceptance spec (L0 .. L4)"
 	@echo "make lint         ruff and mypy"
 	@echo "make bench        print the figures (never pass/fail on time)"
 
@@ -85,6 +85,9 @@ verify-L2: venv images chromium
 
 verify-L3: venv images chromium
 	$(PYTEST) spec/test_l3_orchestrator.py spec/test_l3_app.py
+
+verify-L4: venv images chromium
+	$(PYTEST) spec/test_l4_router.py spec/test_l4_change_notifications.py spec/test_l4_database.py spec/test_l4_websocket.py
 
 lint: venv
 	$(VENV)/bin/ruff check .
