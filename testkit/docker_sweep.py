@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import docker
 import docker.errors
@@ -51,3 +52,13 @@ def sweep(instance: str, *, prefix: bool = False, client: docker.DockerClient | 
         if client is None:
             engine.close()
     return removed
+
+
+def containers_of(engine: docker.DockerClient, tenant_id: str) -> list[Any]:
+    """Every container (running or not) labelled as tenant `tenant_id`'s."""
+    return engine.containers.list(all=True, filters={"label": f"{TENANT_LABEL}={tenant_id}"})
+
+
+def volumes_of(engine: docker.DockerClient, tenant_id: str) -> list[Any]:
+    """Every volume labelled as tenant `tenant_id`'s."""
+    return engine.volumes.list(filters={"label": f"{TENANT_LABEL}={tenant_id}"})

@@ -14,6 +14,10 @@ class NeverHappened(AssertionError):
     """`eventually` timed out; the message names what was awaited and the last answer seen."""
 
 
+class GiveUp(AssertionError):
+    """Raised by a probe that knows the awaited thing will not come: `eventually` stops at once."""
+
+
 def _failure(what: str, timeout: float, last: object) -> NeverHappened:
     return NeverHappened(f"timed out after {timeout:g}s waiting for {what} (last: {last!r})")
 
@@ -23,8 +27,8 @@ def eventually(fn: Callable[[], T | None], *, timeout: float, what: str, interva
 
     `fn` is a predicate, a probe that returns the awaited value once it is there, or an asserting
     function that returns True: an exception it raises (a failed assert, a refused connection of a
-    service still starting) counts as "not yet". On timeout, raise an AssertionError naming `what`
-    and the last value or error.
+    service still starting) counts as "not yet", except `GiveUp`, which ends the wait at once. On
+    timeout, raise an AssertionError (`NeverHappened`) naming `what` and the last value or error.
     """
     deadline = time.monotonic() + timeout
     while True:
@@ -33,6 +37,8 @@ def eventually(fn: Callable[[], T | None], *, timeout: float, what: str, interva
             if value:
                 return value
             last: object = value
+        except GiveUp:
+            raise
         except Exception as error:
             last = error
         if time.monotonic() >= deadline:
@@ -56,6 +62,8 @@ async def eventually_async(
             if value:
                 return value
             last: object = value
+        except GiveUp:
+            raise
         except Exception as error:
             last = error
         if loop.time() >= deadline:
