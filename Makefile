@@ -91,7 +91,7 @@ verify-L4: venv images chromium
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy platform proxy tenant_image tests spec bench ci
+	$(VENV)/bin/mypy platform proxy tenant_image testkit tests spec bench ci
 
 bench: venv images
 	$(PY) bench/tenant_image.py

@@ -26,8 +26,15 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from spec.app_client import Owner, sign_up
 from spec.containers import ComposeStack
+from testkit.owner import Owner
+from testkit.owner import sign_up as sign_up_with
+
+
+def sign_up(app_url: str, owner: Owner) -> httpx.Response:
+    with httpx.Client(base_url=app_url, timeout=30) as client:
+        return sign_up_with(client, owner)
+
 
 OWNER = Owner(name="Bench Owner", email="bench@example.com")
 

@@ -9,7 +9,8 @@ import docker
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from spec.containers import TENANT_IMAGE, ComposeStack
+from spec.containers import RUN_INSTANCE_PREFIX, TENANT_IMAGE, ComposeStack, spec_instance
+from testkit.docker_sweep import sweep
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
@@ -27,7 +28,7 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def stack() -> Iterator[ComposeStack]:
     """Postgres + the App from compose.yml, from a clean state, torn down (with data) at the end."""
-    stack = ComposeStack(project=f"cialspec{os.getpid()}")
+    stack = ComposeStack(project=spec_instance("stack"))
     stack.fresh()
     try:
         yield stack
@@ -61,24 +62,11 @@ def engine() -> Iterator[docker.DockerClient]:
         client.close()
 
 
-# What specs create carries one of these as its cial.instance label (see ComposeStack and the
-# L3 specs); a `make local-up` App's own tenants ("local") are never touched.
-SPEC_INSTANCE_PREFIXES = ("spec-", "cialspec", "cialfuzz")
-
-
 @pytest.fixture(scope="session", autouse=True)
 def no_spec_tenant_outlives_the_run() -> Iterator[None]:
     """A safety net behind each spec's own clean-up: an interrupted or cancelled creation can
     finish after a test's teardown, and a leaked tenant would hold memory until removed by hand."""
     yield
-    client = docker.from_env()
-    try:
-        for container in client.containers.list(all=True, filters={"label": "cial.tenant"}):
-            if container.labels.get("cial.instance", "").startswith(SPEC_INSTANCE_PREFIXES):
-                container.remove(force=True)
-        for volume in client.volumes.list(filters={"label": "cial.tenant"}):
-            labels = volume.attrs.get("Labels") or {}
-            if labels.get("cial.instance", "").startswith(SPEC_INSTANCE_PREFIXES):
-                volume.remove(force=True)
-    finally:
-        client.close()
+    # Only this run's (spec_instance): other runs on the engine, and a `make local-up` App's own
+    # tenants ("local"), are never touched.
+    sweep(RUN_INSTANCE_PREFIX, prefix=True)

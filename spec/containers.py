@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,8 @@ from urllib.parse import unquote, urlsplit
 import docker
 import httpx
 
-from spec.polling import wait_until
+from testkit.docker_sweep import sweep
+from testkit.polling import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 TENANT_IMAGE = os.environ.get("CIAL_TENANT_IMAGE", "cial-tenant:dev")
@@ -31,6 +31,16 @@ APP_DB_ROLE = "cial_app"
 ENSURE_APP_ROLE = "/docker-entrypoint-initdb.d/10-cial-app-role.sh"
 
 
+# Every `cial.instance` (and compose project) of this run starts with it: the run's sweep removes
+# its own leftovers and never those of another run on the same engine.
+RUN_INSTANCE_PREFIX = f"spec-{os.getpid()}-"
+
+
+def spec_instance(name: str) -> str:
+    """This run's instance name for `name` (a compose project, a driver's scope, a label)."""
+    return f"{RUN_INSTANCE_PREFIX}{name}"
+
+
 def compose_command() -> str:
     if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
         return "docker compose"
@@ -39,20 +49,17 @@ def compose_command() -> str:
     raise RuntimeError("neither 'docker compose' nor 'docker-compose' is installed")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @dataclass
 class ComposeStack:
-    """The compose project of the specs: Postgres + the App on a port of its own."""
+    """The compose project of the specs: Postgres + the App on a port of its own.
+
+    Docker picks the App's port on 127.0.0.1 (CIAL_APP_PORT=0) and the stack reads it back after
+    every start: a port picked here and published later could be taken in between. A restart of
+    the App's container gets a new port, so take `app_url` after a restart, not before."""
 
     project: str
-    app_port: int = field(default_factory=free_port)
-    router_port: int = field(default_factory=free_port)
+    app_port: int = 0
+    router_port: int = 0
     network: str = ""
     # Extra environment for compose's interpolation, e.g. CIAL_TENANT_IMAGE for a stack whose
     # App must not be able to start tenants.
@@ -75,8 +82,8 @@ class ComposeStack:
             "CIAL_POSTGRES_PASSWORD": self.postgres_password,
             "CIAL_APP_DB_PASSWORD": self.app_db_password,
             "CIAL_SSO_SECRET": self.sso_secret,
-            "CIAL_APP_PORT": str(self.app_port),
-            "CIAL_ROUTER_PORT": str(self.router_port),
+            "CIAL_APP_PORT": "0",
+            "CIAL_ROUTER_PORT": "0",
             "CIAL_NETWORK": self.network,
             "CIAL_INSTANCE": self.project,
             "DOCKER_GID": docker_gid,
@@ -122,7 +129,7 @@ class ComposeStack:
             return bool(state.get("Health", {}).get("Status") == "healthy")
 
         try:
-            wait_until(healthy, timeout=timeout, what="Postgres to be healthy")
+            eventually(healthy, timeout=timeout, what="Postgres to be healthy")
         finally:
             client.close()
 
@@ -166,7 +173,7 @@ class ComposeStack:
     def down(self) -> None:
         """Stop everything and forget all data (Postgres volume), and tenant containers of ours."""
         self.compose("down", "-v", "--remove-orphans", check=False)
-        remove_tenant_resources(network=self.network)
+        sweep(self.project)
         # Tenant containers the App made sit on the network, so the first `down` could not remove
         # the network, and stopped before the volumes (the database would survive a fresh()).
         self.compose("down", "-v", "--remove-orphans", check=False)
@@ -183,25 +190,14 @@ class ComposeStack:
         return self.compose("logs", "--no-color", service, check=False).stdout
 
     def wait_for_app(self, timeout: float = 120) -> None:
-        wait_until(
-            lambda: httpx.get(f"{self.app_url}/healthz", timeout=2).status_code == 200,
-            timeout=timeout,
-            what=f"the App on {self.app_url}",
-        )
+        def healthy() -> bool:
+            self.app_port = self._published_port("app-api", 3100)
+            self.router_port = self._published_port("router", 8080)
+            return httpx.get(f"{self.app_url}/healthz", timeout=2).status_code == 200
 
+        eventually(healthy, timeout=timeout, what=f"the App of {self.project} to answer /healthz")
 
-def remove_tenant_resources(*, network: str | None = None) -> None:
-    """Remove tenant containers (label cial.tenant) of one network, or all, and their volumes."""
-    client = docker.from_env()
-    try:
-        tenant_ids: set[str] = set()
-        for container in client.containers.list(all=True, filters={"label": "cial.tenant"}):
-            networks = container.attrs.get("NetworkSettings", {}).get("Networks", {}) or {}
-            if network is None or network in networks:
-                tenant_ids.add(container.labels["cial.tenant"])
-                container.remove(force=True, v=True)
-        for volume in client.volumes.list(filters={"label": "cial.tenant"}):
-            if network is None or volume.attrs.get("Labels", {}).get("cial.tenant") in tenant_ids:
-                volume.remove(force=True)
-    finally:
-        client.close()
+    def _published_port(self, service: str, port: int) -> int:
+        """The host port Docker gave a service's port (`compose port` says 127.0.0.1:<port>)."""
+        published = self.compose("port", service, str(port)).stdout.strip()
+        return int(published.rsplit(":", 1)[1])

@@ -28,8 +28,9 @@ from testcontainers.core.wait_strategies import HttpWaitStrategy
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from spec.containers import TENANT_IMAGE
-from spec.polling import wait_until
+from spec.containers import TENANT_IMAGE, spec_instance
+from testkit.docker_sweep import sweep
+from testkit.polling import eventually
 
 pytestmark = pytest.mark.docker
 
@@ -38,8 +39,9 @@ TENANT_ID = "0b7c5e1e-0000-4000-8000-00000000c1a1"
 TENANT_SLUG = "spec-l0"
 # A secret meant for Core only; the spec checks where it does and does not show up.
 CORE_SECRET = f"core-secret-{secrets.token_hex(8)}"
-# Everything this module creates carries both labels, so teardown removes exactly its own.
-RUN_LABEL = {"cial.test": "1", "cial.spec": f"l0-{os.getpid()}"}
+# Everything this module creates carries these labels, so teardown removes exactly its own.
+INSTANCE = spec_instance("l0")
+RUN_LABEL = {"cial.test": "1", "cial.instance": INSTANCE}
 START_TIMEOUT = 60
 INTERNAL_PORTS = (3000, 3001, 4000, 4001)
 
@@ -148,24 +150,11 @@ class TenantContainer(DockerContainer):
         return self.docker.logs().decode(errors="replace")
 
 
-def remove_leftovers() -> None:
-    """Containers and volumes of this run that a failed fixture may have left behind."""
-    client = docker.from_env()
-    try:
-        label = f"cial.spec={RUN_LABEL['cial.spec']}"
-        for container in client.containers.list(all=True, filters={"label": label}):
-            container.remove(force=True, v=True)
-        for volume in client.volumes.list(filters={"label": label}):
-            volume.remove(force=True)
-    finally:
-        client.close()
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _cleanup() -> Iterator[None]:
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
     yield
-    remove_leftovers()
+    sweep(INSTANCE)  # what a failed fixture may have left behind
 
 
 @pytest.fixture(scope="module")
@@ -412,7 +401,7 @@ class TestSupervision:
         container = start(fresh, TenantContainer())
         victim = container.process(service)
         container.run("sh", "-c", f"kill -KILL {victim.pid}")
-        state = wait_until(
+        state = eventually(
             lambda: (s := container.state())["Status"] == "exited" and s,
             timeout=10,
             what=f"the container to exit after {service} was killed",
@@ -423,12 +412,12 @@ class TestSupervision:
     def test_with_a_restart_policy_docker_brings_the_tenant_back(self, fresh: list[TenantContainer]) -> None:
         container = start(fresh, TenantContainer(restart_policy={"Name": "on-failure"}))
         container.run("sh", "-c", f"kill -KILL {container.process('core-front').pid}")
-        wait_until(
+        eventually(
             lambda: container.state()["Restarting"] or container.docker.attrs["RestartCount"] >= 1,
             timeout=15,
             what="Docker to restart the container",
         )
-        wait_until(
+        eventually(
             lambda: container.get("/.cial").status_code == 200, timeout=START_TIMEOUT, what="the tenant back"
         )
         assert container.docker.attrs["RestartCount"] >= 1
@@ -463,7 +452,7 @@ class TestHealth:
         assert set(config["ExposedPorts"]) == {"8080/tcp"}
 
     def test_the_container_becomes_healthy(self, tenant: TenantContainer) -> None:
-        wait_until(
+        eventually(
             lambda: tenant.state().get("Health", {}).get("Status") == "healthy",
             timeout=45,
             what="Docker to report the container healthy",
@@ -494,7 +483,7 @@ class TestData:
         container = start(fresh, TenantContainer())
         httpx.post(container.url("/.cial/api/visits"), timeout=10)
         container.docker.restart(timeout=10)
-        wait_until(
+        eventually(
             lambda: container.get(HEALTH_PATH).status_code == 200,
             timeout=START_TIMEOUT,
             what="the tenant after a restart",

@@ -7,7 +7,6 @@ fuzzed here is the API's handling of input, against the real database.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import httpx
@@ -16,8 +15,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import DataGenerationMethod
 
-from spec.app_client import Owner, sign_up
-from spec.containers import ComposeStack
+from spec.containers import ComposeStack, spec_instance
+from testkit.owner import Owner, sign_up
 
 pytestmark = pytest.mark.docker
 
@@ -27,7 +26,7 @@ OWNER = Owner(name="Fuzz Owner", email="fuzz@example.com")
 @pytest.fixture(scope="module")
 def fuzz_stack() -> Iterator[ComposeStack]:
     stack = ComposeStack(
-        project=f"cialfuzz{os.getpid()}", overrides={"CIAL_TENANT_IMAGE": "cial-tenant:does-not-exist"}
+        project=spec_instance("fuzz"), overrides={"CIAL_TENANT_IMAGE": "cial-tenant:does-not-exist"}
     )
     stack.fresh()
     try:
@@ -38,7 +37,8 @@ def fuzz_stack() -> Iterator[ComposeStack]:
 
 @pytest.fixture(scope="module")
 def owner_cookie(fuzz_stack: ComposeStack) -> str:
-    response = sign_up(fuzz_stack.app_url, OWNER)
+    with httpx.Client(base_url=fuzz_stack.app_url, timeout=30) as client:
+        response = sign_up(client, OWNER)
     assert response.status_code == 200, response.text
     return response.cookies["cial_session"]
 

@@ -11,8 +11,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from spec.app_client import Owner, signed_in_client, signed_in_page, tenant
+from spec.app_client import signed_in_page
 from spec.containers import ComposeStack
+from testkit.owner import Owner, signed_in, tenant
 
 pytestmark = pytest.mark.docker
 
@@ -24,13 +25,13 @@ BRINGING_UP = {"provisioning", "starting", "running"}
 @pytest.fixture(scope="module")
 def owner_stack(stack: ComposeStack) -> ComposeStack:
     stack.fresh()
-    signed_in_client(stack.app_url, OWNER).close()
+    signed_in(stack.app_url, OWNER).close()
     return stack
 
 
 @pytest.fixture
 def api(owner_stack: ComposeStack) -> Iterator[httpx.Client]:
-    client = signed_in_client(owner_stack.app_url, OWNER)
+    client = signed_in(owner_stack.app_url, OWNER)
     yield client
     client.close()
 
@@ -139,6 +140,6 @@ class TestTenantsPersist:
     ) -> None:
         assert api.post("/api/admin/tenants", json={"slug": "durable", "name": "Durable"}).status_code == 201
         owner_stack.restart("postgres", "app-api")
-        again = signed_in_client(owner_stack.app_url, OWNER)
+        again = signed_in(owner_stack.app_url, OWNER)
         assert tenant(again, "durable")["name"] == "Durable"
         again.close()

@@ -27,10 +27,13 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from spec.app_client import Owner, signed_in_client, signed_in_page, tenant
-from spec.containers import ROOT, TENANT_IMAGE, ComposeStack, free_port
-from spec.polling import DeadlineExceeded, wait_until
+from spec.app_client import signed_in_page
+from spec.containers import ROOT, TENANT_IMAGE, ComposeStack, spec_instance
 from spec.socket_relay import SocketRelay
+from testkit.docker_sweep import containers_of, sweep, volumes_of
+from testkit.owner import Owner, create, signed_in, tenant
+from testkit.polling import GiveUp, eventually
+from testkit.ports import listening_socket, port_of
 
 pytestmark = pytest.mark.docker
 
@@ -48,13 +51,13 @@ BRINGING_UP = {"provisioning", "starting"}
 @pytest.fixture(scope="module")
 def app(stack: ComposeStack, engine: docker.DockerClient) -> ComposeStack:
     stack.fresh()
-    signed_in_client(stack.app_url, OWNER).close()
+    signed_in(stack.app_url, OWNER).close()
     return stack
 
 
 @pytest.fixture
 def api(app: ComposeStack) -> Iterator[httpx.Client]:
-    client = signed_in_client(app.app_url, OWNER)
+    client = signed_in(app.app_url, OWNER)
     yield client
     client.close()
 
@@ -63,37 +66,16 @@ def api(app: ComposeStack) -> Iterator[httpx.Client]:
 
 
 def until_state(api: httpx.Client, slug: str, state: str, *, timeout: float = UP) -> dict[str, Any]:
-    """Poll the tenant until it is in `state`; fail early, with its reason, if it lands elsewhere."""
-    seen: dict[str, Any] = {}
+    """Poll the tenant until it is in `state`; fail early, with its reason, if it lands in error."""
 
-    def probe() -> dict[str, Any] | None:
-        seen.update(tenant(api, slug))
+    def probe() -> dict[str, Any]:
+        seen = tenant(api, slug)
         if seen["state"] == "error" and state != "error":
-            raise AssertionError(f"tenant {slug} went to error: {seen['state_reason']}")
-        return dict(seen) if seen["state"] == state else None
+            raise GiveUp(f"tenant {slug} went to error: {seen['state_reason']}")
+        assert seen["state"] == state, f"{slug} is {seen['state']} ({seen['state_reason']})"
+        return seen
 
-    try:
-        return wait_until(probe, timeout=timeout, what=f"tenant {slug} to be {state}")
-    except DeadlineExceeded as error:
-        raise DeadlineExceeded(
-            f"{error}; last seen: {seen.get('state')} ({seen.get('state_reason')})"
-        ) from None
-
-
-def create(api: httpx.Client, slug: str) -> dict[str, Any]:
-    response = api.post("/api/admin/tenants", json={"slug": slug, "name": slug.title()})
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    assert body["state"] == "provisioning"
-    return body
-
-
-def containers_of(engine: docker.DockerClient, tenant_id: str) -> list[Any]:
-    return engine.containers.list(all=True, filters={"label": f"cial.tenant={tenant_id}"})
-
-
-def volumes_of(engine: docker.DockerClient, tenant_id: str) -> list[Any]:
-    return engine.volumes.list(filters={"label": f"cial.tenant={tenant_id}"})
+    return eventually(probe, timeout=timeout, what=f"tenant {slug} to be {state}")
 
 
 def page_of(port: int) -> httpx.Response:
@@ -218,7 +200,7 @@ class TestStopAndStart:
 
         [container] = containers_of(engine, body["id"])
         container.start()  # docker start, behind the App's back
-        wait_until(
+        eventually(
             lambda: engine.containers.get(container.id).status == "exited",
             timeout=REPAIR,
             what="the App to stop the container again",
@@ -256,7 +238,7 @@ class TestRepairs:
             now = tenant(api, "phoenix")
             return now if now["state"] == "running" and now["machine_id"] != body["machine_id"] else None
 
-        after = wait_until(repaired, timeout=REPAIR, what="the removed container to be re-created")
+        after = eventually(repaired, timeout=REPAIR, what="the removed container to be re-created")
         [container] = containers_of(engine, body["id"])
         assert container.id == after["machine_id"]
         # The volume outlived the container: the count goes on.
@@ -286,7 +268,7 @@ class TestRepairs:
                         volumes={volume.name: {"bind": "/data", "mode": "rw"}},
                     )
                 )
-            wait_until(
+            eventually(
                 lambda: not containers_of(engine, orphan) and not volumes_of(engine, orphan),
                 timeout=REPAIR,
                 what="the orphan container and volume to be removed",
@@ -303,13 +285,13 @@ class TestRepairs:
     ) -> None:
         body = create(api, "lazarus")
         # As soon as the App has made the container, and before it answered its health check.
-        wait_until(lambda: containers_of(engine, body["id"]), timeout=UP, what="the tenant's container")
+        eventually(lambda: containers_of(engine, body["id"]), timeout=UP, what="the tenant's container")
         caught = tenant(api, "lazarus")["state"]
         app_container(app, engine).kill()
         app.compose("start", "app-api")
         app.wait_for_app()
 
-        with contextlib.closing(signed_in_client(app.app_url, OWNER)) as again:
+        with contextlib.closing(signed_in(app.app_url, OWNER)) as again:
             after = until_state(again, "lazarus", "running")
         assert len(containers_of(engine, body["id"])) == 1
         assert len(volumes_of(engine, body["id"])) == 1
@@ -320,11 +302,11 @@ class TestRepairs:
 class TestBadImage:
     def test_a_bad_image_name_ends_in_error_with_its_reason(self, engine: docker.DockerClient) -> None:
         broken = ComposeStack(
-            project=f"cialspecimg{os.getpid()}", overrides={"CIAL_TENANT_IMAGE": "cial-tenant:no-such-tag"}
+            project=spec_instance("img"), overrides={"CIAL_TENANT_IMAGE": "cial-tenant:no-such-tag"}
         )
         broken.fresh()
         try:
-            with contextlib.closing(signed_in_client(broken.app_url, OWNER)) as api:
+            with contextlib.closing(signed_in(broken.app_url, OWNER)) as api:
                 body = create(api, "broken")
                 failed = until_state(api, "broken", "error")
                 assert "cial-tenant:no-such-tag" in failed["state_reason"]
@@ -345,8 +327,11 @@ class HostApp:
     through a relay this spec can cut: `docker` stays up for every other App on the machine."""
 
     def __init__(self, workdir: Path, docker_host: str) -> None:
-        self.port = free_port()
-        self.instance = f"spec-l3-host-{uuid.uuid4().hex[:8]}"
+        # The one port picked before use: `python -m cial_app` takes CIAL_APP_PORT >= 1 and does
+        # not say which port it bound, so Docker's way (pick, then read back) is not open here.
+        with listening_socket() as probe:
+            self.port = port_of(probe)
+        self.instance = spec_instance(f"l3-host-{uuid.uuid4().hex[:8]}")
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = workdir / "app.log"
         env = {
@@ -366,7 +351,7 @@ class HostApp:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "cial_app"], env=env, cwd=workdir, stdout=out, stderr=subprocess.STDOUT
             )
-        wait_until(
+        eventually(
             lambda: httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200,
             timeout=60,
             what="the App on the host",
@@ -382,11 +367,7 @@ class HostApp:
                 self.process.wait(10)
 
     def remove_tenants(self, engine: docker.DockerClient) -> None:
-        selector: dict[str, str | list[str] | bool] = {"label": f"cial.instance={self.instance}"}
-        for container in engine.containers.list(all=True, filters=selector):
-            container.remove(force=True)
-        for volume in engine.volumes.list(filters=selector):
-            volume.remove(force=True)
+        sweep(self.instance, client=engine)
 
 
 @pytest.fixture
@@ -413,7 +394,7 @@ class TestDockerUnreachable:
     def test_tenants_go_to_error_with_the_reason_and_recover_when_docker_is_back(
         self, host_app: HostApp, relay: SocketRelay, engine: docker.DockerClient
     ) -> None:
-        with contextlib.closing(signed_in_client(host_app.url, OWNER)) as api:
+        with contextlib.closing(signed_in(host_app.url, OWNER)) as api:
             create(api, "steady")
             body = until_state(api, "steady", "running")
             assert visit(body["published_port"]) == 1

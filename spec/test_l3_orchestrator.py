@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from typing import Any, TypeVar
 
 import docker
 import docker.errors
@@ -38,13 +36,14 @@ from cial_app.orchestrator import (
 )
 from cial_app.orchestrator.docker import DockerOrchestrator
 
-from spec.containers import TENANT_IMAGE
+from spec.containers import TENANT_IMAGE, spec_instance
+from testkit.docker_sweep import containers_of, sweep, volumes_of
+from testkit.polling import eventually_async
 
 pytestmark = pytest.mark.docker
 
-INSTANCE = f"spec-l3-{uuid.uuid4().hex[:8]}"
+INSTANCE = spec_instance(f"l3-{uuid.uuid4().hex[:8]}")
 HEALTH_DEADLINE = 30.0
-T = TypeVar("T")
 
 
 # ------------------------------------------------------------------------------------ fixtures
@@ -53,13 +52,7 @@ T = TypeVar("T")
 @pytest.fixture(autouse=True)
 def clean(engine: docker.DockerClient) -> Iterator[None]:
     yield
-    selector: dict[str, str | list[str] | bool] = {"label": f"{INSTANCE_LABEL}={INSTANCE}"}
-    for container in engine.containers.list(all=True, filters=selector):
-        container.remove(force=True)
-    for volume in engine.volumes.list(filters=selector):
-        volume.remove(force=True)
-    for network in engine.networks.list(filters=selector):
-        network.remove()
+    sweep(INSTANCE, client=engine)
 
 
 @pytest.fixture
@@ -89,23 +82,6 @@ def spec(template: MachineTemplate) -> MachineSpec:
 # ------------------------------------------------------------------------------------- helpers
 
 
-async def eventually(probe: Callable[[], Awaitable[T | None]], *, within: float, what: str) -> T:
-    """Await `probe` until it gives something truthy, or fail naming `what` at the deadline."""
-    deadline = time.monotonic() + within
-    last: object = None
-    while True:
-        try:
-            value = await probe()
-            if value:
-                return value
-            last = value
-        except Exception as error:
-            last = error
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {within:g}s waiting for {what} (last: {last!r})")
-        await asyncio.sleep(0.2)
-
-
 def published_url(machine: Machine) -> str:
     assert machine.published is not None, f"{machine.slug} publishes no port ({machine.state})"
     return machine.published.url
@@ -125,14 +101,6 @@ async def running_and_healthy(driver: Orchestrator, spec: MachineSpec) -> Machin
     machine = await driver.create(spec)
     await healthy(machine, driver)
     return machine
-
-
-def containers_of(engine: docker.DockerClient, tenant_id: str) -> list[Any]:
-    return engine.containers.list(all=True, filters={"label": f"{TENANT_LABEL}={tenant_id}"})
-
-
-def volumes_of(engine: docker.DockerClient, tenant_id: str) -> list[Any]:
-    return engine.volumes.list(filters={"label": f"{TENANT_LABEL}={tenant_id}"})
 
 
 # --------------------------------------------------------------------------------------- specs
@@ -159,7 +127,9 @@ class TestCreate:
             return response if response.status_code == 200 else None
 
         # healthz is Core's answer; the page is Platform Front's, which may come up a moment later.
-        assert f"Tenant {spec.slug}" in (await eventually(page, within=30, what="the tenant page")).text
+        assert (
+            f"Tenant {spec.slug}" in (await eventually_async(page, timeout=30, what="the tenant page")).text
+        )
 
     async def test_the_container_follows_the_fixed_recipe(
         self, driver: Orchestrator, spec: MachineSpec, engine: docker.DockerClient
@@ -276,7 +246,9 @@ class TestLifecycle:
         self, driver: Orchestrator, spec: MachineSpec
     ) -> None:
         await running_and_healthy(driver, spec)
-        lines = await eventually(lambda: driver.logs(spec.tenant_id, tail=20), within=10, what="log lines")
+        lines = await eventually_async(
+            lambda: driver.logs(spec.tenant_id, tail=20), timeout=10, what="log lines"
+        )
         assert 0 < len(lines) <= 20 and all(isinstance(line, str) for line in lines)
 
     async def test_status_of_an_unknown_tenant_is_absent(self, driver: Orchestrator) -> None:

@@ -17,8 +17,8 @@ import docker
 import pytest
 from docker.models.containers import Container
 
-from spec.app_client import Owner, signed_in_client
 from spec.containers import ComposeStack
+from testkit.owner import Owner, signed_in
 
 pytestmark = pytest.mark.docker
 
@@ -87,7 +87,7 @@ class TestChangesAreAnnounced:
     def test_each_state_change_made_through_the_api_is_heard_within_a_second(
         self, stack: ComposeStack, listener: Container
     ) -> None:
-        client = signed_in_client(stack.app_url, Owner("Nora Notify", "notify@example.com"))
+        client = signed_in(stack.app_url, Owner("Nora Notify", "notify@example.com"))
         slug = f"notify-{uuid.uuid4().hex[:6]}"
         asked = time.time()
         response = client.post("/api/admin/tenants", json={"slug": slug, "name": "Notify"})

@@ -13,10 +13,17 @@ import subprocess
 import httpx
 import pytest
 
-from spec.app_client import Owner, sign_up
 from spec.containers import APP_DB_ROLE, DB_SUPERUSER, ROOT, ComposeStack, compose_command
+from testkit.owner import Owner
+from testkit.owner import sign_up as sign_up_with
 
 pytestmark = pytest.mark.docker
+
+
+def sign_up(app_url: str, owner: Owner) -> httpx.Response:
+    with httpx.Client(base_url=app_url, timeout=30) as client:
+        return sign_up_with(client, owner)
+
 
 OWNER = Owner(name="Ada Owner", email="ada@example.com")
 # What compose.yml gave Postgres and the App before the secrets were generated.

@@ -8,38 +8,22 @@ port with the tenant named in the Host header; Chromium resolves `*.localhost` i
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 import websockets
 from playwright.sync_api import Browser
 
-from spec.app_client import Owner, signed_in_client
 from spec.containers import ComposeStack
+from testkit.owner import Owner, signed_in
+from testkit.polling import eventually
 
 pytestmark = pytest.mark.docker
 
 OWNER = Owner("Rita Router", "router@example.com")
-T = TypeVar("T")
-
-
-def eventually(check: Callable[[], T | None], *, within: float, what: str) -> T:
-    deadline = time.monotonic() + within
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-            if value:
-                return value
-            last = value
-        except (httpx.HTTPError, AssertionError) as error:
-            last = error
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {within:g} s waiting for {what} (last: {last!r})")
 
 
 def via_router(stack: ComposeStack, slug: str, path: str = "/", **headers: str) -> httpx.Response:
@@ -55,12 +39,12 @@ def answers(stack: ComposeStack, slug: str, status: int, *, within: float = 10) 
         response = via_router(stack, slug)
         return response if response.status_code == status else None
 
-    return eventually(check, within=within, what=f"{status} for {slug}")
+    return eventually(check, timeout=within, what=f"{status} for {slug}")
 
 
 @pytest.fixture(scope="module")
 def owner(stack: ComposeStack) -> Iterator[httpx.Client]:
-    client = signed_in_client(stack.app_url, OWNER)
+    client = signed_in(stack.app_url, OWNER)
     try:
         yield client
     finally:
@@ -73,7 +57,7 @@ def running(owner: httpx.Client, slug: str) -> dict[str, Any]:
         assert body["state"] not in ("error",), body
         return body if body["state"] == "running" else None
 
-    return eventually(check, within=90, what=f"{slug} to be running")
+    return eventually(check, timeout=90, what=f"{slug} to be running")
 
 
 def new_tenant(owner: httpx.Client) -> str:

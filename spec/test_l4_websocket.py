@@ -22,7 +22,7 @@ from websockets.sync.client import connect
 
 from spec.autobahn import DEFAULT_GROUPS, run_suite
 from spec.containers import TENANT_IMAGE
-from spec.polling import wait_until
+from testkit.polling import eventually
 
 pytestmark = pytest.mark.docker
 
@@ -76,8 +76,8 @@ def tenant() -> Iterator[Tenant]:
             bindings = container.attrs["NetworkSettings"]["Ports"].get("8080/tcp")
             return int(bindings[0]["HostPort"]) if bindings else 0
 
-        port = wait_until(published, timeout=30, what="port 8080 published")
-        wait_until(
+        port = eventually(published, timeout=30, what="port 8080 published")
+        eventually(
             lambda: httpx.get(f"http://127.0.0.1:{port}/.cial/api/healthz", timeout=2).status_code == 200,
             timeout=60,
             what="the tenant healthy",
