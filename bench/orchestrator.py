@@ -36,6 +36,7 @@ from cial_app.orchestrator import (
     MachineTemplate,
     Orchestrator,
     get_orchestrator,
+    health_url,
     wait_healthy,
 )
 
@@ -72,7 +73,9 @@ async def timed_create(driver: Orchestrator, spec: MachineSpec) -> Timing:
     started = time.perf_counter()
     machine = await driver.create(spec)
     running = time.perf_counter()
-    await wait_healthy(machine, published(machine), deadline=60, orchestrator=driver, interval=0.02)
+    await wait_healthy(
+        machine, health_url(published(machine)), deadline=60, orchestrator=driver, interval=0.02
+    )
     return Timing(running - started, time.perf_counter() - started)
 
 
@@ -80,7 +83,9 @@ async def timed_start(driver: Orchestrator, spec: MachineSpec) -> Timing:
     started = time.perf_counter()
     machine = await driver.start(spec.tenant_id)
     running = time.perf_counter()
-    await wait_healthy(machine, published(machine), deadline=60, orchestrator=driver, interval=0.02)
+    await wait_healthy(
+        machine, health_url(published(machine)), deadline=60, orchestrator=driver, interval=0.02
+    )
     return Timing(running - started, time.perf_counter() - started)
 
 

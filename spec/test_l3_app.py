@@ -133,7 +133,9 @@ class TestTheAdminCreatesARealTenant:
         assert container.attrs["NetworkSettings"]["Ports"]["8080/tcp"] == [
             {"HostIp": "127.0.0.1", "HostPort": str(port)}
         ]
-        assert app.network in container.attrs["NetworkSettings"]["Networks"]
+        # Its own network (L4), which the router joins; not the App's and Postgres' network.
+        networks = container.attrs["NetworkSettings"]["Networks"]
+        assert list(networks) == [f"cial-net-{body['id']}"]
         host = container.attrs["HostConfig"]
         assert "no-new-privileges:true" in host["SecurityOpt"]
         assert host["Memory"] > 0 and host["NanoCpus"] > 0 and host["PidsLimit"] > 0

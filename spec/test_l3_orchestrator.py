@@ -32,6 +32,7 @@ from cial_app.orchestrator import (
     Orchestrator,
     PortConflict,
     get_orchestrator,
+    health_url,
     wait_healthy,
 )
 from cial_app.orchestrator.docker import DockerOrchestrator
@@ -89,7 +90,9 @@ def published_url(machine: Machine) -> str:
 
 async def healthy(machine: Machine, driver: Orchestrator) -> float:
     assert machine.published is not None, f"{machine.slug} publishes no port ({machine.state})"
-    return await wait_healthy(machine, machine.published, deadline=HEALTH_DEADLINE, orchestrator=driver)
+    return await wait_healthy(
+        machine, health_url(machine.published), deadline=HEALTH_DEADLINE, orchestrator=driver
+    )
 
 
 async def http(machine: Machine, method: str, path: str) -> httpx.Response:

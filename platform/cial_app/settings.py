@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -27,6 +28,9 @@ class HealthVia(StrEnum):
     # The machine's upstream (its name on CIAL_DOCKER_NETWORK): the App is itself a container
     # (compose), where 127.0.0.1 is its own loopback and the published ports are out of reach.
     UPSTREAM = "upstream"
+    # Through the router's control listener (CIAL_ROUTER_CONTROL_URL), which dials the upstream:
+    # with a network per tenant only the router reaches a tenant, the App does not.
+    ROUTER = "router"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,9 @@ class Settings:
     # two Apps on one Docker engine (a spec's beside `make local-up`) never touch each other's.
     instance: str = "local"
     health_via: HealthVia = HealthVia.PUBLISHED
+    router_control_url: str | None = None
+    # Docker only: give each tenant a network of its own from this pool, joined only by the router.
+    tenant_subnet_pool: str | None = None
     # Past this, a tenant that has not answered its health check goes to `error`.
     health_deadline_seconds: float = 30.0
     # How often the reconciler compares the engine with the tenants table.
@@ -99,7 +106,9 @@ class Settings:
             docker_network=(network := env.get("CIAL_DOCKER_NETWORK") or None),
             orchestrator=_choice(env, "CIAL_ORCHESTRATOR", defaults.orchestrator, drivers()),
             instance=_instance(env, defaults.instance),
-            health_via=_health_via(env, network),
+            health_via=_health_via(env, network, env.get("CIAL_ROUTER_CONTROL_URL") or None),
+            router_control_url=env.get("CIAL_ROUTER_CONTROL_URL") or None,
+            tenant_subnet_pool=_subnet_pool(env),
             health_deadline_seconds=_float(
                 env, "CIAL_TENANT_HEALTH_DEADLINE_SECONDS", defaults.health_deadline_seconds, minimum=1
             ),
@@ -124,9 +133,26 @@ def _instance(env: Mapping[str, str], default: str) -> str:
     return raw
 
 
-def _health_via(env: Mapping[str, str], network: str | None) -> HealthVia:
+def _subnet_pool(env: Mapping[str, str]) -> str | None:
+    raw = (env.get("CIAL_TENANT_SUBNET_POOL") or "").strip()
+    if not raw:
+        return None
+    try:
+        pool = ipaddress.ip_network(raw)
+    except ValueError as error:
+        raise ConfigurationError(
+            f"CIAL_TENANT_SUBNET_POOL must be a network like 10.213.0.0/16, got {raw!r}"
+        ) from error
+    if pool.prefixlen > 29:
+        raise ConfigurationError(f"CIAL_TENANT_SUBNET_POOL {raw} is smaller than one tenant's /29")
+    return str(pool)
+
+
+def _health_via(env: Mapping[str, str], network: str | None, control: str | None) -> HealthVia:
     choices = [a.value for a in HealthVia]
     via = HealthVia(_choice(env, "CIAL_TENANT_HEALTH_VIA", HealthVia.PUBLISHED.value, choices))
+    if via is HealthVia.ROUTER and control is None:
+        raise ConfigurationError("CIAL_TENANT_HEALTH_VIA=router needs CIAL_ROUTER_CONTROL_URL")
     if via is HealthVia.UPSTREAM and network is None:
         raise ConfigurationError(
             "CIAL_TENANT_HEALTH_VIA=upstream reaches tenants by name on CIAL_DOCKER_NETWORK, which is not set"

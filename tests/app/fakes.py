@@ -135,5 +135,9 @@ class FakeEngine:
         await self._pass("remove_volume", name)
         await self.memory.remove_volume(name)
 
+    async def ensure_routes(self) -> None:
+        await self._pass("ensure_routes", "")
+        await self.memory.ensure_routes()
+
     async def aclose(self) -> None:
         self.closed = True

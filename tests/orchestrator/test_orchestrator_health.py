@@ -14,6 +14,7 @@ from cial_app.orchestrator import (
     MachineCrashed,
     MachineSpec,
     MachineState,
+    health_url,
     wait_healthy,
 )
 from cial_app.orchestrator.memory import MemoryOrchestrator
@@ -67,8 +68,8 @@ def running(port: int) -> Machine:
     return Machine(tenant_id="1", slug="acme", state=MachineState.RUNNING, published_port=port)
 
 
-def at(port: int) -> Endpoint:
-    return Endpoint("127.0.0.1", port)
+def at(port: int) -> str:
+    return health_url(Endpoint("127.0.0.1", port))
 
 
 class TestWaitHealthy:

@@ -46,7 +46,7 @@ from .errors import (
     PortConflict,
     UnknownDriver,
 )
-from .health import wait_healthy
+from .health import health_url, wait_healthy
 from .plan import Action, ActionKind, DesiredTenant, plan
 
 # name -> "module:class", imported on demand.
@@ -109,6 +109,7 @@ __all__ = [
     "Volume",
     "drivers",
     "get_orchestrator",
+    "health_url",
     "machine_name",
     "parse_memory",
     "plan",

@@ -305,6 +305,11 @@ class Orchestrator(Protocol):
         """Remove the tenant's containers AND volumes, data included. Idempotent."""
         ...
 
+    async def ensure_routes(self) -> None:
+        """Make every machine reachable by the router (Docker with per-tenant networks: attach the
+        router to each); a no-op where the platform routes by itself. Called every reconcile round."""
+        ...
+
     async def status(self, tenant_id: str) -> Machine:
         """The machine as it is now; state ABSENT when there is none."""
         ...

@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -31,6 +32,7 @@ from .base import (
 )
 from .docker_errors import ignore_missing, translated, unreachable
 from .docker_inspect import machine_of, volume_of
+from .docker_networks import TenantNetworks
 from .docker_recipe import DEFAULT_CAP_DROP, container_options
 from .errors import (
     EngineUnavailable,
@@ -66,9 +68,13 @@ class DockerOrchestrator:
         log_max_files: int = 3,
         cap_drop: tuple[str, ...] = DEFAULT_CAP_DROP,
         instance: str | None = None,
+        subnet_pool: str | None = None,
     ) -> None:
         """`instance`: when set, every resource is also labelled cial.instance=<instance> and only
-        those are seen, adopted or removed; when None, everything labelled cial.tenant is ours."""
+        those are seen, adopted or removed; when None, everything labelled cial.tenant is ours.
+        `subnet_pool`: when set, each tenant gets a network of its own from it (docker_networks),
+        which only the router joins; the spec's shared `network` is then not used."""
+        self._subnet_pool = subnet_pool
         self._base_url = base_url
         self._ownership = Ownership(instance)
         self._where = base_url or os.environ.get("DOCKER_HOST") or _DEFAULT_SOCKET
@@ -102,6 +108,10 @@ class DockerOrchestrator:
         async with self._lock(tenant_id):
             await self._run(f"stop tenant {tenant_id}", self._stop, tenant_id)
             return await self._run(f"start tenant {tenant_id}", self._start, tenant_id)
+
+    async def ensure_routes(self) -> None:
+        if self._subnet_pool is not None:
+            await self._run("attach the router to tenant networks", self._attach_routers)
 
     async def destroy(self, tenant_id: str) -> None:
         async with self._lock(tenant_id):
@@ -169,7 +179,10 @@ class DockerOrchestrator:
         except docker.errors.ImageNotFound as exc:
             # No registry is reachable here, and pulling is never the right fix: say how to build it.
             raise ImageNotFound(spec.image, " on this Docker engine (build it: make images)") from exc
-        if spec.network is not None:
+        networks = self._networks
+        if networks is not None:
+            spec = replace(spec, network=networks.ensure(spec))
+        elif spec.network is not None:
             try:
                 client.networks.get(spec.network)
             except docker.errors.NotFound as exc:
@@ -184,6 +197,8 @@ class DockerOrchestrator:
             container.unpause()
         elif not machine.state.is_up:
             container.start()
+        if networks is not None:
+            networks.attach_routers()
         container.reload()  # the published host port is only known once it runs
         return machine_of(container.attrs)
 
@@ -280,6 +295,18 @@ class DockerOrchestrator:
             ignore_missing(partial(container.remove, force=True))
         for volume in self._volumes(tenant_id):
             ignore_missing(volume.remove)
+        if self._networks is not None:
+            self._networks.remove(tenant_id)
+
+    def _attach_routers(self) -> None:
+        if self._networks is not None:
+            self._networks.attach_routers()
+
+    @property
+    def _networks(self) -> TenantNetworks | None:
+        if self._subnet_pool is None:
+            return None
+        return TenantNetworks(self._docker, self._ownership, self._subnet_pool)
 
     def _status(self, tenant_id: str) -> Machine:
         found = self._containers(tenant_id)

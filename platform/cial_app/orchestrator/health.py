@@ -29,24 +29,28 @@ from .errors import (
 _LIVENESS_EVERY = 1.0
 
 
+def health_url(endpoint: Endpoint) -> str:
+    """The health endpoint of a machine reached at `endpoint`."""
+    return endpoint.url + HEALTH_PATH
+
+
 async def wait_healthy(
     machine: Machine,
-    endpoint: Endpoint,
+    url: str,
     *,
     deadline: float = 30.0,
     orchestrator: Orchestrator | None = None,
     interval: float = 0.1,
-    path: str = HEALTH_PATH,
 ) -> float:
     """Poll the machine's health endpoint until it answers 200; return the seconds it took.
 
-    `endpoint` is where the caller reaches the machine's edge (its published port, or its upstream).
+    `url` is the health endpoint as the caller reaches it (the machine's published port, its
+    upstream, or the router's probe of it).
     With `orchestrator` given, the machine is also watched: if it stops or restarts meanwhile,
     MachineCrashed is raised at once with its exit code. `deadline` is in seconds from now; past
     it, HealthTimeout says what the last attempt saw."""
     started = time.monotonic()
     until = started + deadline
-    url = endpoint.url + path
     last = "no answer yet"
     next_liveness = started + _LIVENESS_EVERY
     # trust_env=False: an HTTP(S)_PROXY in the environment must not capture 127.0.0.1 or a
@@ -56,7 +60,7 @@ async def wait_healthy(
             remaining = until - time.monotonic()
             if remaining <= 0:
                 raise HealthTimeout(
-                    f"tenant {machine.slug or machine.tenant_id} did not answer {path} with 200 "
+                    f"tenant {machine.slug or machine.tenant_id} did not answer {HEALTH_PATH} with 200 "
                     f"within {deadline:g} s (last attempt: {last})"
                 )
             try:

@@ -157,6 +157,9 @@ class MemoryOrchestrator:
             raise NameConflict(f"volume {name} is in use")
         self._volumes.pop(name, None)
 
+    async def ensure_routes(self) -> None:
+        self._check_engine()
+
     async def aclose(self) -> None:
         return None
 

@@ -68,6 +68,8 @@ class ReconcileLoop:
             try:
                 machines = await orchestrator.list_machines()
                 volumes = await orchestrator.list_volumes()
+                # A router recreated since (local-down/up) must join the networks of running tenants.
+                await orchestrator.ensure_routes()
             except EngineUnavailable as error:
                 if not self._engine_down:
                     log.warning("container engine unreachable: %s", error.reason)

@@ -12,6 +12,7 @@ from cial_app.orchestrator import (
     NoAddress,
     Orchestrator,
     get_orchestrator,
+    health_url,
     wait_healthy,
 )
 from cial_app.provisioning.actions import OwnerActions
@@ -52,6 +53,7 @@ def build_orchestrator(settings: Settings) -> Orchestrator:
     options: dict[str, Any] = {}
     if settings.orchestrator == "docker":
         options["instance"] = settings.instance
+        options["subnet_pool"] = settings.tenant_subnet_pool
     return get_orchestrator(settings.orchestrator, **options)
 
 
@@ -67,12 +69,18 @@ def machine_template(settings: Settings) -> MachineTemplate:
 
 def health_probe(settings: Settings, orchestrator: Orchestrator) -> HealthProbe:
     async def probe(machine: Machine) -> float:
-        endpoint = machine.upstream if settings.health_via is HealthVia.UPSTREAM else machine.published
+        via = settings.health_via
+        endpoint = machine.published if via is HealthVia.PUBLISHED else machine.upstream
         if endpoint is None:
             name = machine.slug or machine.tenant_id
-            raise NoAddress(f"tenant {name} has no {settings.health_via} address (state {machine.state})")
+            wanted = "published" if via is HealthVia.PUBLISHED else "upstream"
+            raise NoAddress(f"tenant {name} has no {wanted} address (state {machine.state})")
+        url = health_url(endpoint)
+        if via is HealthVia.ROUTER:
+            # The router dials the upstream for us: only it shares a network with the tenant.
+            url = f"{settings.router_control_url}/probe?upstream={endpoint}"
         return await wait_healthy(
-            machine, endpoint, deadline=settings.health_deadline_seconds, orchestrator=orchestrator
+            machine, url, deadline=settings.health_deadline_seconds, orchestrator=orchestrator
         )
 
     return probe

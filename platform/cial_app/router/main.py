@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from cial_proxy import GRACEFUL_SHUTDOWN_SECONDS, Unavailable, Upstream, create_proxy, new_event_loop
 
+from cial_app.router.control import ControlServer
 from cial_app.router.feed import RouteFeed
 from cial_app.router.metrics import RouterMetrics
 from cial_app.router.table import RouteTable
@@ -31,8 +32,10 @@ class RouterSettings:
     database_url: str
     host: str = "0.0.0.0"
     port: int = 8080
-    metrics_host: str = "0.0.0.0"
-    metrics_port: int = 9090
+    control_host: str = "0.0.0.0"
+    control_port: int = 8081
+    # Peers inside these networks (the tenants') get nothing from the control listener.
+    tenant_networks: tuple[str, ...] = ()
     resync_seconds: float = 5.0
     admin_url: str = "http://localhost:3100/admin"
 
@@ -44,8 +47,10 @@ class RouterSettings:
         return cls(
             database_url=url,
             port=int(env.get("CIAL_ROUTER_PORT", "8080")),
-            metrics_host=env.get("CIAL_ROUTER_METRICS_HOST", "0.0.0.0"),
-            metrics_port=int(env.get("CIAL_ROUTER_METRICS_PORT", "9090")),
+            control_port=int(env.get("CIAL_ROUTER_CONTROL_PORT", "8081")),
+            tenant_networks=tuple(
+                n.strip() for n in env.get("CIAL_TENANT_SUBNET_POOL", "").split(",") if n.strip()
+            ),
             resync_seconds=float(env.get("CIAL_ROUTER_RESYNC_SECONDS", "5")),
             admin_url=env.get("CIAL_ADMIN_URL", "http://localhost:3100/admin"),
         )
@@ -68,7 +73,10 @@ class TableResolver:
 async def run(settings: RouterSettings, stop: asyncio.Event) -> None:
     table = RouteTable(settings.admin_url)
     metrics = RouterMetrics()
-    metrics.serve(settings.metrics_host, settings.metrics_port)
+    control = ControlServer(
+        metrics.exposition, refused_networks=list(settings.tenant_networks), healthy=lambda: table.loaded
+    )
+    await control.start(settings.control_host, settings.control_port)
 
     def reloaded() -> None:
         metrics.route_reloads.inc()
@@ -88,17 +96,12 @@ async def run(settings: RouterSettings, stop: asyncio.Event) -> None:
     proxy = create_proxy(TableResolver(table), name="router", strip_cookies=APP_COOKIES, observer=metrics)
     feeding = asyncio.create_task(feed.run(), name="route feed")
     await proxy.start(settings.host, settings.port)
-    log.info(
-        "router on %s:%d, metrics on %s:%d",
-        settings.host,
-        settings.port,
-        settings.metrics_host,
-        settings.metrics_port,
-    )
+    log.info("router on :%d, control (metrics, probes) on :%d", settings.port, settings.control_port)
     try:
         await stop.wait()
     finally:
         await proxy.stop(GRACEFUL_SHUTDOWN_SECONDS)
+        await control.stop()
         feeding.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await feeding
