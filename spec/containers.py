@@ -103,7 +103,12 @@ class ComposeStack:
 
     @property
     def router_url(self) -> str:
-        """The router on loopback; a request names its tenant in the Host header."""
+        """The router on loopback; a request names its tenant in the Host header.
+
+        Read anew each time: Docker 20.10 publishes a randomly assigned port again, on another
+        port, when a network is connected to the container, and the App connects the router to
+        each new tenant's network."""
+        self.router_port = self._published_port("router", 8080)
         return f"http://127.0.0.1:{self.router_port}"
 
     @property

@@ -12,9 +12,11 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import docker
 import httpx
 import pytest
 import websockets
+from docker.models.containers import Container
 from playwright.sync_api import Browser
 
 from spec.containers import ComposeStack
@@ -119,9 +121,10 @@ class TestRouting:
 
     def test_a_websocket_echoes_through_router_and_edge(self, stack: ComposeStack, acme: str) -> None:
         async def echo() -> list[str | bytes]:
-            url = stack.router_url.replace("http://", "ws://") + "/ws"
+            # The URL names the tenant (it becomes the Host header); the socket goes to the router.
+            port = int(stack.router_url.rsplit(":", 1)[1])
             async with websockets.connect(
-                url, additional_headers={"Host": f"{acme}.localhost:8080"}, open_timeout=10
+                f"ws://{acme}.localhost:8080/ws", host="127.0.0.1", port=port, open_timeout=10
             ) as socket:
                 received = []
                 for message in ("hello", b"\x00\x01binary"):
@@ -172,3 +175,83 @@ class TestInABrowser:
             assert page.locator("h1").inner_text() == f"Platform · Tenant {acme}"
         finally:
             page.close()
+
+
+# Run as `agent` inside a tenant: tries each target, prints one line per target, "open" or why not.
+PROBE = """
+import socket, sys
+for target in sys.argv[1:]:
+    host, _, port = target.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=3) as connection:
+            connection.settimeout(3)
+            connection.sendall(b"GET /metrics HTTP/1.0\\r\\n\\r\\n")
+            answer = connection.recv(64)
+            print(target, "open" if answer else "closed-silently")
+    except OSError as error:
+        print(target, type(error).__name__)
+"""
+PLATFORM_PYTHON = "/opt/cial-platform/venv/bin/python"
+
+
+def container_of(engine: docker.DockerClient, label: str) -> Container:
+    [container] = engine.containers.list(filters={"label": label})
+    return container
+
+
+def probe_as_agent(tenant: Container, targets: list[str]) -> str:
+    code, output = tenant.exec_run([PLATFORM_PYTHON, "-c", PROBE, *targets], user="agent")
+    assert isinstance(output, bytes) and code == 0, output
+    return output.decode()
+
+
+def stack_service(engine: docker.DockerClient, stack: ComposeStack, service: str) -> Container:
+    labels = [f"com.docker.compose.project={stack.project}", f"com.docker.compose.service={service}"]
+    [container] = engine.containers.list(filters={"label": labels})
+    return container
+
+
+def addresses(container: Container) -> list[str]:
+    container.reload()
+    return [n["IPAddress"] for n in container.attrs["NetworkSettings"]["Networks"].values() if n["IPAddress"]]
+
+
+class TestOnlyTheRouterReachesATenant:
+    def test_agent_code_reaches_neither_postgres_nor_the_app_nor_another_tenant(
+        self, stack: ComposeStack, owner: httpx.Client, acme: str, engine: docker.DockerClient
+    ) -> None:
+        beta = new_tenant(owner)
+        tenant = container_of(engine, f"cial.slug={acme}")
+        other = container_of(engine, f"cial.slug={beta}")
+        services = {name: stack_service(engine, stack, name) for name in ("postgres", "app-api")}
+        targets = [
+            "postgres:5432",
+            "app-api:3100",
+            f"cial-tenant-{beta}:8080",
+            *(f"{ip}:5432" for ip in addresses(services["postgres"])),
+            *(f"{ip}:3100" for ip in addresses(services["app-api"])),
+            *(f"{ip}:8080" for ip in addresses(other)),
+        ]
+        results = dict(line.split(" ", 1) for line in probe_as_agent(tenant, targets).splitlines())
+        assert set(results) == set(targets)
+        assert not [t for t, result in results.items() if result == "open"], results
+        # ... while the router serves both tenants.
+        assert f"Platform · Tenant {acme}" in answers(stack, acme, 200).text
+        assert f"Platform · Tenant {beta}" in answers(stack, beta, 200).text
+
+    def test_the_routers_control_listener_answers_no_tenant(
+        self, stack: ComposeStack, acme: str, engine: docker.DockerClient
+    ) -> None:
+        tenant = container_of(engine, f"cial.slug={acme}")
+        router = stack_service(engine, stack, "router")
+        tenant.reload()
+        [tenant_network] = tenant.attrs["NetworkSettings"]["Networks"]
+        router.reload()
+        router_ip = router.attrs["NetworkSettings"]["Networks"][tenant_network]["IPAddress"]
+        seen = dict(
+            line.split(" ", 1)
+            for line in probe_as_agent(tenant, [f"{router_ip}:8081", f"{router_ip}:8080"]).splitlines()
+        )
+        assert seen[f"{router_ip}:8081"] != "open"
+        # The probe can see an open port: the router's public listener is one (the public path).
+        assert seen[f"{router_ip}:8080"] == "open"
