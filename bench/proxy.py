@@ -215,7 +215,7 @@ def tenant(seconds: float, autobahn: bool) -> None:
     import docker
     from docker.models.containers import Container
 
-    from spec.autobahn import run_suite
+    from spec.autobahn import failures, run_cases
 
     image = os.environ.get("CIAL_TENANT_IMAGE", "cial-tenant:dev")
     client = docker.from_env()
@@ -260,14 +260,18 @@ def tenant(seconds: float, autobahn: bool) -> None:
             )
         if autobahn:
             started = time.monotonic()
-            failed = run_suite(f"ws://127.0.0.1:{port}/.cial/api/ws", include=["9.*"], timeout=600)
+            cases = run_cases(f"ws://127.0.0.1:{port}/.cial/api/ws", include=["9.*"], timeout=600)
             took = time.monotonic() - started
             container.reload()
             restarts = container.attrs["RestartCount"]
             print(
-                f"Autobahn group 9 through the edge: {took:.1f} s wall, failed cases: {failed or 'none'}, "
-                f"container restarts {restarts}, state {container.status}"
+                f"Autobahn group 9 through the edge: {len(cases)} cases in {took:.1f} s wall, "
+                f"failed: {failures(cases) or 'none'}, container restarts {restarts}"
             )
+            for case, mib in (("9.1.6", 16), ("9.2.6", 16), ("9.3.9", 4)):
+                ms = cases.get(case, {}).get("duration") or 0
+                rate = f"{mib / (ms / 1000):.0f} MiB/s" if ms else "-"
+                print(f"  {case} ({mib} MiB echoed): {ms} ms, {rate}")
     finally:
         container.remove(force=True)
 

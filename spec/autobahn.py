@@ -43,6 +43,18 @@ def run_suite(
 ) -> dict[str, str]:
     """Run the cases ``include`` selects (ids or globs) against ``url``; return {case: why} for
     every case that did not pass. Raises if the runner itself fails or reports nothing."""
+    return failures(run_cases(url, include=include, exclude=exclude, timeout=timeout))
+
+
+def run_cases(
+    url: str,
+    *,
+    include: Sequence[str] = DEFAULT_GROUPS,
+    exclude: Sequence[str] = (),
+    timeout: float = 900,
+) -> dict[str, dict[str, Any]]:
+    """Run the cases and return kosoku's result for each ({"behavior", "behaviorClose",
+    "duration" (ms), "remoteCloseCode", ...}), by case id."""
     with tempfile.TemporaryDirectory(prefix="cial-autobahn-") as out:
         args = [kosoku(), "-m", "fuzzingclient", "-o", out]
         for case in include:
@@ -59,6 +71,11 @@ def run_suite(
     cases = {case: result for agent in index.values() for case, result in agent.items()}
     if not cases:
         raise RuntimeError(f"kosoku ran no case: {done.stdout}")
+    return cases
+
+
+def failures(cases: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """{case: why} for each case whose behaviour or closing behaviour is not a pass."""
     return {
         case: f"behavior={result.get('behavior')} close={result.get('behaviorClose')} "
         f"code={result.get('remoteCloseCode')}"

@@ -100,6 +100,12 @@ class TestRequestFraming:
         head, _ = await raw_exchange(proxied.port, b"GET / HTTP/1.1\r\nHost a\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 400")
 
+    async def test_a_request_head_over_64_kib_gets_400(self, proxied: Stack) -> None:
+        huge = b"X-Filler: " + b"f" * 70_000 + b"\r\n"
+        head, _ = await raw_exchange(proxied.port, b"GET /echo HTTP/1.1\r\nHost: a\r\n" + huge + b"\r\n")
+        assert head.startswith(b"HTTP/1.1 400")
+        assert proxied.resolver.asked == []
+
     async def test_a_chunked_upload_arrives_whole(self, proxied: Stack) -> None:
         head, body = await raw_exchange(
             proxied.port,
