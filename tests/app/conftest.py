@@ -21,7 +21,11 @@ from cial_app.api.services import Services
 from cial_app.settings import Settings
 from litestar import Litestar
 
+from testkit.owner import Owner, sign_in, sign_up
+
 from .fakes import FakeEngine
+
+__all__ = ["sign_in"]  # tests import it from here, with the fixtures
 
 OWNER = {"name": "Olivia Owner", "email": "owner@example.com", "password": "correct horse battery"}
 BASE_URL = "http://testserver.local"
@@ -134,15 +138,9 @@ async def client(running: Running) -> Client:
 @pytest.fixture
 async def owner(client: Client) -> Client:
     """The client, signed in as the owner."""
-    response = await client.post("/api/auth/sign-up/email", json=OWNER)
+    response = await sign_up(client, Owner.of(OWNER))
     assert response.status_code == 200, response.text
     return client
-
-
-async def sign_in(client: Client, email: str, password: str, **headers: str) -> httpx.Response:
-    return await client.post(
-        "/api/auth/sign-in/email", json={"email": email, "password": password}, headers=headers
-    )
 
 
 def form_token(page: httpx.Response) -> str:

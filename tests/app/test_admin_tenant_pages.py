@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import re
 
+from testkit.owner import act, create, tenant
+
 from .conftest import SAME_ORIGIN, Client, Running, form_token, post_form
-from .helpers import act, create, tenant
 from .test_lifecycle import running_tenant
 
 

@@ -15,8 +15,9 @@ from cial_app.provisioning.rules import StateForbids
 from cial_app.tenants.states import TenantState
 from cial_app.tenants.tables import Tenant, TenantEvent
 
+from testkit.owner import act, create, history, reasons, tenant
+
 from .conftest import Client, Running
-from .helpers import act, create, history, reasons, tenant
 
 
 async def running_tenant(running: Running, client: Client, slug: str = "acme") -> dict[str, Any]:

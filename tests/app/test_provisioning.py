@@ -10,9 +10,10 @@ import uuid
 from cial_app.orchestrator import MachineState, PortConflict
 from cial_app.settings import Settings
 
+from testkit.owner import create, history, reasons, tenant
+
 from .conftest import OWNER, Client, Running, run_app, with_
 from .fakes import FakeEngine
-from .helpers import create, history, reasons, tenant
 
 
 class TestBackgroundProvisioning:

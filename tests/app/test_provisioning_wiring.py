@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
 from cial_app.orchestrator import Endpoint, HealthTimeout, Machine, MachineState, NoAddress
 from cial_app.provisioning.wiring import build_orchestrator, health_probe, machine_template
 from cial_app.settings import HealthVia, Settings
+
+from testkit.ports import closed_port
 
 from .fakes import FakeEngine
 
@@ -84,8 +85,7 @@ class TestHealthAddress:
         engine = FakeEngine()
         made = await engine.create(machine_template(Settings()).spec_for("t", "acme"))
         probe = health_probe(Settings(health_deadline_seconds=1.0), engine)
-        with socket.socket() as bound:  # bound, never listening: connecting is refused
-            bound.bind(("127.0.0.1", 0))
-            machine = dataclasses.replace(made, published_port=bound.getsockname()[1])
+        with closed_port() as port:
+            machine = dataclasses.replace(made, published_port=port)
             with pytest.raises(HealthTimeout, match="connection refused"):
                 await probe(machine)

@@ -4,19 +4,19 @@ nothing and says nothing."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 
 import pytest
 from cial_app.orchestrator import MachineState
 from cial_app.provisioning.backoff import Backoff
 from cial_app.settings import Settings
 
+from testkit.owner import act, create, history, reasons, tenant
+from testkit.polling import eventually_async
+
 from .conftest import OWNER, Client, Running, run_app, with_
 from .fakes import FakeEngine
-from .helpers import act, create, history, reasons, tenant
 from .test_lifecycle import running_tenant
 
 
@@ -213,8 +213,12 @@ class TestTheLoop:
             body = await create(app.client, "acme")
             await app.settle()
             app.engine.memory.remove_behind_back(body["id"])
-            repaired = await _within(5.0, lambda: _has_running_machine(app, body["id"]))
-            assert repaired, "the loop did not re-create the removed container"
+            await eventually_async(
+                lambda: _has_running_machine(app, body["id"]),
+                timeout=5.0,
+                interval=0.05,
+                what="the loop to re-create the removed container",
+            )
             await app.settle()
             assert (await tenant(app.client, "acme"))["state"] == "running"
 
@@ -228,18 +232,8 @@ class TestTheLoop:
             async def two_more_rounds() -> bool:
                 return reconciler.rounds >= start + 2
 
-            assert await _within(5.0, two_more_rounds)
+            await eventually_async(two_more_rounds, timeout=5.0, interval=0.05, what="two more rounds")
 
 
 async def _has_running_machine(app: Running, tenant_id: str) -> bool:
     return any(m.state is MachineState.RUNNING for m in await app.engine.machines_of(tenant_id))
-
-
-async def _within(seconds: float, probe: Callable[[], Awaitable[bool]]) -> bool:
-    """Poll `probe` until it is true or `seconds` have passed (the loop runs on its own clock)."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while asyncio.get_running_loop().time() < deadline:
-        if await probe():
-            return True
-        await asyncio.sleep(0.05)
-    return False

@@ -10,8 +10,9 @@ from cial_app.errors import NotFound
 from cial_app.tenants.changes import ChangeKind, TenantChange
 from cial_app.tenants.states import TenantState
 
+from testkit.owner import act, create
+
 from .conftest import Client, Running
-from .helpers import act, create
 from .test_lifecycle import running_tenant
 
 

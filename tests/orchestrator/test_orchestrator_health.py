@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -18,6 +17,8 @@ from cial_app.orchestrator import (
     wait_healthy,
 )
 from cial_app.orchestrator.memory import MemoryOrchestrator
+
+from testkit.ports import closed_port
 
 
 class HealthServer:
@@ -57,13 +58,6 @@ async def serve() -> AsyncIterator[Serve]:
         await server.wait_closed()
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def running(port: int) -> Machine:
     return Machine(tenant_id="1", slug="acme", state=MachineState.RUNNING, published_port=port)
 
@@ -90,8 +84,8 @@ class TestWaitHealthy:
             await wait_healthy(running(server.port), at(server.port), deadline=0.3, interval=0.01)
 
     async def test_nothing_listening_is_reported_as_refused(self) -> None:
-        with pytest.raises(HealthTimeout, match="connection refused") as raised:
-            await wait_healthy(running(closed_port()), at(closed_port()), deadline=0.3, interval=0.01)
+        with closed_port() as port, pytest.raises(HealthTimeout, match="connection refused") as raised:
+            await wait_healthy(running(port), at(port), deadline=0.3, interval=0.01)
         assert raised.value.code == "health_timeout"
 
 
@@ -100,10 +94,11 @@ class TestWatchingTheMachine:
         engine = MemoryOrchestrator()
         machine = await engine.create(MachineSpec(tenant_id="1", slug="acme", image="cial-tenant:dev"))
         engine.kill("1", exit_code=3)
-        with pytest.raises(MachineCrashed, match=r"acme's container is exited \(exit code 3\)"):
+        crashed = pytest.raises(MachineCrashed, match=r"acme's container is exited \(exit code 3\)")
+        with closed_port() as port, crashed:
             await wait_healthy(
                 machine,
-                at(closed_port()),
+                at(port),
                 deadline=30,
                 orchestrator=engine,
                 interval=0.05,

@@ -12,7 +12,6 @@ import gzip
 import hashlib
 import json
 import logging
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +20,9 @@ import httpx
 import pytest
 import uvicorn
 from cial_proxy import NoRoute, Unavailable, Upstream, create_proxy
+
+from testkit.polling import GiveUp, eventually_async
+from testkit.ports import closed_port
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -46,13 +48,18 @@ async def running(*configs: uvicorn.Config) -> AsyncIterator[list[int]]:
     """
     servers = [_Server(config) for config in configs]
     tasks = [asyncio.create_task(server.serve()) for server in servers]
+
+    async def all_started() -> bool:
+        for task in tasks:
+            if task.done():
+                try:
+                    task.result()
+                except Exception as error:
+                    raise GiveUp(f"a server failed to start: {error!r}") from error
+        return all(server.started for server in servers)
+
     try:
-        async with asyncio.timeout(DEADLINE):
-            while not all(server.started for server in servers):
-                for task in tasks:
-                    if task.done():
-                        task.result()  # startup failed: raise its error here
-                await asyncio.sleep(0.005)
+        await eventually_async(all_started, timeout=DEADLINE, interval=0.005, what="the servers to start")
         yield [server.servers[0].sockets[0].getsockname()[1] for server in servers]
     finally:
         for server in servers:
@@ -73,14 +80,6 @@ def upstream_config(app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> u
         ws="websockets-sansio",
         timeout_graceful_shutdown=1,
     )
-
-
-def unused_port() -> int:
-    """A port nothing listens on (bound once, then released), for an upstream that is down."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @dataclass
@@ -268,14 +267,16 @@ class Stack:
 @contextlib.asynccontextmanager
 async def stack_of(**proxy_options: Any) -> AsyncIterator[Stack]:
     core, platform = Backend("core-back"), Backend("platform-front")
-    resolver = TableResolver(core, platform, unused_port())
-    proxy = create_proxy(resolver, name="edge", **proxy_options)
-    async with (
-        running(upstream_config(core), upstream_config(platform)) as (core.port, platform.port),
-        proxy.running() as port,
-        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=DEADLINE) as client,
-    ):
-        yield Stack(core, platform, resolver, port, client)
+    # The down upstream's port: bound, never listening, so nothing else can answer on it.
+    with closed_port() as down_port:
+        resolver = TableResolver(core, platform, down_port)
+        proxy = create_proxy(resolver, name="edge", **proxy_options)
+        async with (
+            running(upstream_config(core), upstream_config(platform)) as (core.port, platform.port),
+            proxy.running() as port,
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=DEADLINE) as client,
+        ):
+            yield Stack(core, platform, resolver, port, client)
 
 
 @pytest.fixture

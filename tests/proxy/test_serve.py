@@ -15,7 +15,10 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from .conftest import DEADLINE, Backend, running, unused_port, upstream_config
+from testkit.polling import GiveUp, eventually_async
+from testkit.ports import released_port
+
+from .conftest import DEADLINE, Backend, running, upstream_config
 
 SECRET = "sso-token-77d1e0"
 PROXY_PROGRAM = """
@@ -37,7 +40,7 @@ print("serve returned", flush=True)
 async def served() -> AsyncIterator[tuple[int, Process]]:
     backend = Backend("core-back")
     async with running(upstream_config(backend)) as (backend.port,):
-        port = unused_port()
+        port = released_port()  # the proxy program takes a port number only
         env = {**os.environ, "PYTHONPATH": str(Path(cial_proxy.__file__).parents[1])}
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -59,17 +62,15 @@ async def served() -> AsyncIterator[tuple[int, Process]]:
 
 
 async def _until_listening(port: int, process: Process) -> None:
-    async with asyncio.timeout(DEADLINE * 2):
-        while True:
-            assert process.returncode is None, "the proxy process exited during startup"
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-            except OSError:
-                await asyncio.sleep(0.05)
-                continue
-            writer.close()
-            await writer.wait_closed()
-            return
+    async def listening() -> bool:
+        if process.returncode is not None:
+            raise GiveUp("the proxy process exited during startup")
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.close()
+        await writer.wait_closed()
+        return True
+
+    await eventually_async(listening, timeout=DEADLINE * 2, interval=0.05, what=f"the proxy on port {port}")
 
 
 class TestServe:

@@ -6,12 +6,13 @@ import io
 import os
 import signal
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cial_core.services import Service
 from cial_core.supervisor import supervise
+
+from testkit.polling import eventually
 
 
 @dataclass
@@ -37,10 +38,7 @@ class Run:
         return self.out.getvalue().decode()
 
     def until_output(self, text: str, within: float = 10.0) -> None:
-        deadline = time.monotonic() + within
-        while text not in self.text:
-            assert time.monotonic() < deadline, f"no {text!r} in output:\n{self.text}"
-            time.sleep(0.02)
+        eventually(lambda: text in self.text, timeout=within, interval=0.02, what=f"{text!r} in the output")
 
     def stop(self, signum: int = signal.SIGTERM) -> None:
         os.write(self._stop_write, bytes([signum]))

@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from cial_core.services import Service, agent_environment
 
+from testkit.polling import eventually
 from tests.tenant_image.supervising import Run, start
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,13 +45,10 @@ def platform(running: list[Run]) -> Run:
 
 
 def wait_for(url: str, within: float = 20) -> httpx.Response:
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            return httpx.get(url, timeout=1)
-        except httpx.TransportError:
-            assert time.monotonic() < deadline, f"{url} never answered"
-            time.sleep(0.05)
+    """The first answer of `url` (any status), once something listens there."""
+    return eventually(
+        lambda: httpx.get(url, timeout=1), timeout=within, interval=0.05, what=f"{url} to answer"
+    )
 
 
 def front_pid(run: Run) -> int:
