@@ -19,7 +19,9 @@ import websockets
 from docker.models.containers import Container
 from playwright.sync_api import Browser
 
+from spec.autobahn import DEFAULT_GROUPS, run_suite
 from spec.containers import ComposeStack
+from spec.host_relay import HostRelay
 from testkit.owner import Owner, signed_in
 from testkit.polling import eventually
 
@@ -143,6 +145,20 @@ class TestRouting:
             stack, acme, "/", **{"X-Forwarded-Host": "beta.localhost", "Cookie": "cial_session=stolen"}
         )
         assert f"Platform · Tenant {acme}" in response.text
+
+
+class TestWebSocketConformance:
+    def test_autobahn_groups_1_to_7_9_and_10_pass_through_router_and_edge_and_the_tenant_lives(
+        self, stack: ComposeStack, acme: str, engine: docker.DockerClient
+    ) -> None:
+        tenant = container_of(engine, f"cial.slug={acme}")
+        port = int(stack.router_url.rsplit(":", 1)[1])
+        with HostRelay(port, f"{acme}.localhost:8080") as relay:
+            failed = run_suite(f"ws://127.0.0.1:{relay.port}/.cial/api/ws", include=DEFAULT_GROUPS)
+        assert failed == {}
+        tenant.reload()
+        assert tenant.attrs["RestartCount"] == 0
+        assert tenant.attrs["State"]["OOMKilled"] is False
 
 
 class TestFollowingTheTenantsState:
