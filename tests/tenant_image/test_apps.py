@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import socket
 from pathlib import Path
 
@@ -124,3 +125,22 @@ class TestPlatform:
                 "service": "platform-back",
                 "tenant": "acme",
             }
+
+
+class TestCoreBackBulk:
+    def test_a_body_is_hashed_as_it_arrives(self, tmp_path: Path) -> None:
+        body = bytes(range(256)) * 4096 + b"tail"
+        with TestClient(core_back(tmp_path, siblings={})) as client:
+            response = client.post("/digest", content=body)
+        assert response.json() == {"bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()}
+
+    def test_a_known_pattern_of_any_size_is_sent(self, tmp_path: Path) -> None:
+        with TestClient(core_back(tmp_path, siblings={})) as client:
+            response = client.get("/bytes/100000")
+        assert response.headers["content-length"] == "100000"
+        assert response.content == (bytes(range(256)) * 400)[:100000]
+
+    def test_a_size_out_of_range_is_refused(self, tmp_path: Path) -> None:
+        with TestClient(core_back(tmp_path, siblings={})) as client:
+            assert client.get("/bytes/-1").status_code in (400, 404)
+            assert client.get(f"/bytes/{2**40}").status_code == 400

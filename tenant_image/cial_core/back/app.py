@@ -21,6 +21,7 @@ from litestar.exceptions import HTTPException
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from cial_core import serving
+from cial_core.back.bulk import digest, pattern
 from cial_core.back.readiness import Readiness
 from cial_core.back.visits import VisitCounter, VisitStoreError
 from cial_core.echo import echo_until_closed
@@ -80,6 +81,8 @@ def request_info(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return {
         "path": request.url.path,
         "headers": {name: request.headers[name] for name in FORWARDING_HEADERS if name in request.headers},
+        # Names only: which cookies reached the tenant (the router must strip the App's).
+        "cookies": sorted(request.cookies),
     }
 
 
@@ -91,7 +94,7 @@ async def echo(socket: WebSocket[Any, Any, Any]) -> None:
 def create_app(data_dir: Path | None = None, siblings: Mapping[str, int] | None = None) -> Litestar:
     """``siblings``: the services (name -> loopback port) health waits for; by default the tenant's."""
     directory = data_dir or Path(os.environ.get(DATA_DIR_VARIABLE, DEFAULT_DATA_DIR))
-    app = create_litestar([healthz, read_visits, count_visit, request_info, echo])
+    app = create_litestar([healthz, read_visits, count_visit, request_info, echo, digest, pattern])
     app.state.visits = VisitCounter(directory)
     app.state.readiness = Readiness(SIBLINGS if siblings is None else siblings)
     return app
