@@ -128,7 +128,7 @@ class TestTenantsApiRefusesBadInput:
         assert response.status_code == 201
         body = response.json()
         assert set(body) >= {
-            "id", "slug", "name", "state", "machine_id", "published_port", "created_at", "updated_at",
+            "id", "slug", "name", "state", "machine_id", "published_port", "url", "created_at", "updated_at",
         }  # fmt: skip
         assert body["state"] == "provisioning"
         assert body["slug"] == "shape"

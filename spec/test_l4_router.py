@@ -79,7 +79,10 @@ def acme(owner: httpx.Client) -> str:
 
 
 class TestRouting:
-    def test_a_running_tenant_answers_at_its_host(self, stack: ComposeStack, acme: str) -> None:
+    def test_a_running_tenant_answers_at_its_host(
+        self, stack: ComposeStack, owner: httpx.Client, acme: str
+    ) -> None:
+        assert owner.get(f"/api/admin/tenants/{acme}").json()["url"] == f"http://{acme}.localhost:8080"
         response = answers(stack, acme, 200)
         assert f"Platform · Tenant {acme}" in response.text
 
@@ -218,13 +221,14 @@ class TestFollowingTheTenantsState:
         answers(stack, slug, 200)
 
         assert owner.post(f"/api/admin/tenants/{slug}/stop").status_code == 202
-        stopped = answers(stack, slug, 503, within=5)
+        # The router hears of the change as it commits (LISTEN/NOTIFY): within a second.
+        stopped = answers(stack, slug, 503, within=1)
         assert stopped.headers["retry-after"]
         assert "stop" in stopped.text
 
         assert owner.post(f"/api/admin/tenants/{slug}/start").status_code == 202
         running(owner, slug)
-        answers(stack, slug, 200, within=5)
+        answers(stack, slug, 200, within=1)
 
         assert owner.delete(f"/api/admin/tenants/{slug}").status_code in (202, 204)
         answers(stack, slug, 404, within=30)

@@ -62,6 +62,8 @@ class Settings:
     instance: str = "local"
     health_via: HealthVia = HealthVia.PUBLISHED
     router_control_url: str | None = None
+    # Where a browser reaches a running tenant, through the router ({slug} is replaced).
+    tenant_url_template: str = "http://{slug}.localhost:8080"
     # Docker only: give each tenant a network of its own from this pool, joined only by the router.
     tenant_subnet_pool: str | None = None
     # Past this, a tenant that has not answered its health check goes to `error`.
@@ -73,6 +75,9 @@ class Settings:
     tenant_pids_limit: int = DEFAULT_PIDS_LIMIT
     sso_secret: str | None = None
     debug: bool = False
+
+    def tenant_url(self, slug: str) -> str:
+        return self.tenant_url_template.replace("{slug}", slug)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -108,6 +113,7 @@ class Settings:
             instance=_instance(env, defaults.instance),
             health_via=_health_via(env, network, env.get("CIAL_ROUTER_CONTROL_URL") or None),
             router_control_url=env.get("CIAL_ROUTER_CONTROL_URL") or None,
+            tenant_url_template=_url_template(env, defaults.tenant_url_template),
             tenant_subnet_pool=_subnet_pool(env),
             health_deadline_seconds=_float(
                 env, "CIAL_TENANT_HEALTH_DEADLINE_SECONDS", defaults.health_deadline_seconds, minimum=1
@@ -131,6 +137,13 @@ def _instance(env: Mapping[str, str], default: str) -> str:
     if not _INSTANCE.match(raw):
         raise ConfigurationError(f"CIAL_INSTANCE must be 1-63 of [A-Za-z0-9_.-], got {raw!r}")
     return raw
+
+
+def _url_template(env: Mapping[str, str], default: str) -> str:
+    template = (env.get("CIAL_TENANT_URL_TEMPLATE") or "").strip() or default
+    if "{slug}" not in template or template.count("{") != 1:
+        raise ConfigurationError(f"CIAL_TENANT_URL_TEMPLATE must contain {{slug}} once, got {template!r}")
+    return template
 
 
 def _subnet_pool(env: Mapping[str, str]) -> str | None:

@@ -136,7 +136,6 @@ class FakeEngine:
         await self.memory.remove_volume(name)
 
     async def ensure_routes(self) -> None:
-        await self._pass("ensure_routes", "")
         await self.memory.ensure_routes()
 
     async def aclose(self) -> None:

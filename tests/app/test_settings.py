@@ -96,7 +96,7 @@ class TestSettingsFromEnvironment:
             ({"CIAL_ORCHESTRATOR": "kubernetes"}, "CIAL_ORCHESTRATOR must be one of docker, memory"),
             (
                 {"CIAL_TENANT_HEALTH_VIA": "magic"},
-                "CIAL_TENANT_HEALTH_VIA must be one of published, upstream",
+                "CIAL_TENANT_HEALTH_VIA must be one of published, upstream, router",
             ),
             ({"CIAL_TENANT_HEALTH_VIA": "upstream"}, "CIAL_DOCKER_NETWORK, which is not set"),
             ({"CIAL_TENANT_MEMORY": "lots"}, "CIAL_TENANT_MEMORY: memory limit 'lots' is not a size"),
@@ -107,8 +107,25 @@ class TestSettingsFromEnvironment:
             ({"CIAL_RECONCILE_INTERVAL_SECONDS": "0.1"}, ">= 0.5"),
             ({"CIAL_TENANT_HEALTH_DEADLINE_SECONDS": "soon"}, "must be a number"),
             ({"CIAL_INSTANCE": "two words"}, "CIAL_INSTANCE must be"),
+            ({"CIAL_TENANT_HEALTH_VIA": "router"}, "needs CIAL_ROUTER_CONTROL_URL"),
+            ({"CIAL_TENANT_SUBNET_POOL": "ten.0.0.0/8"}, "must be a network like"),
+            ({"CIAL_TENANT_SUBNET_POOL": "10.0.0.0/30"}, "smaller than one tenant's /29"),
+            ({"CIAL_TENANT_URL_TEMPLATE": "http://localhost:8080"}, "must contain {slug}"),
         ],
     )
     def test_bad_values_are_refused_with_the_variable_named(self, env: dict[str, str], words: str) -> None:
         with pytest.raises(ConfigurationError, match=words):
             Settings.from_env(env)
+
+
+def test_the_router_settings_are_read_together() -> None:
+    settings = Settings.from_env(
+        {
+            "CIAL_TENANT_HEALTH_VIA": "router",
+            "CIAL_ROUTER_CONTROL_URL": "http://router:8081",
+            "CIAL_TENANT_SUBNET_POOL": "10.213.0.0/16",
+        }
+    )
+    assert settings.health_via is HealthVia.ROUTER
+    assert settings.tenant_subnet_pool == "10.213.0.0/16"
+    assert settings.tenant_url("acme") == "http://acme.localhost:8080"

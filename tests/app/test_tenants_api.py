@@ -18,7 +18,7 @@ from cial_app.tenants.tables import Tenant, TenantEvent
 from .conftest import Client
 
 TENANT_FIELDS = {
-    "id", "slug", "name", "state", "state_reason", "desired_state", "machine_id", "published_port",
+    "id", "slug", "name", "state", "state_reason", "desired_state", "machine_id", "published_port", "url",
     "created_at", "updated_at",
 }  # fmt: skip
 

@@ -30,7 +30,13 @@ def page(
     token, cookie = issue_form_token(request.cookies, secure=settings.cookie_secure)
     return Template(
         template_name=template,
-        context={"csrf_token": token, "errors": {}, "values": {}, **context},
+        context={
+            "csrf_token": token,
+            "errors": {},
+            "values": {},
+            "tenant_url": settings.tenant_url,
+            **context,
+        },
         status_code=status,
         headers=dict(headers or {}),
         cookies=[cookie] if cookie else [],

@@ -15,8 +15,9 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from cial_app.provisioning import ActionResult
+from cial_app.settings import Settings
 from cial_app.tenants.schemas import TenantCreate, TenantEventOut, TenantLogsOut, TenantOut
-from cial_app.web.deps import Owner, Tenants
+from cial_app.web.deps import AppSettings, Owner, Tenants
 from cial_app.web.guards import owner_only
 from cial_app.web.responses import error_responses
 
@@ -28,10 +29,10 @@ _ACTION_RESPONSES = {
 }
 
 
-def _action_response(result: ActionResult) -> Response[TenantOut]:
+def _action_response(result: ActionResult, settings: Settings) -> Response[TenantOut]:
     assert result.tenant is not None  # only a deletion removes the tenant
     status = HTTP_202_ACCEPTED if result.changed else HTTP_200_OK
-    return Response(TenantOut.of(result.tenant), status_code=status)
+    return Response(TenantOut.of(result.tenant, settings.tenant_url_template), status_code=status)
 
 
 class TenantController(Controller):
@@ -40,8 +41,8 @@ class TenantController(Controller):
     guards = [owner_only]
 
     @get("/", summary="All tenants, oldest first", responses=error_responses(401))
-    async def list_tenants(self, tenants: Tenants) -> list[TenantOut]:
-        return [TenantOut.of(t) for t in await tenants.all()]
+    async def list_tenants(self, tenants: Tenants, settings: AppSettings) -> list[TenantOut]:
+        return [TenantOut.of(t, settings.tenant_url_template) for t in await tenants.all()]
 
     @post(
         "/",
@@ -49,13 +50,15 @@ class TenantController(Controller):
         summary="Create a tenant; it answers at once in state 'provisioning' and comes up in the background",
         responses=error_responses(400, 401, 403, 409, 415),
     )
-    async def create_tenant(self, data: JSONBody[TenantCreate], tenants: Tenants, owner: Owner) -> TenantOut:
+    async def create_tenant(
+        self, data: JSONBody[TenantCreate], tenants: Tenants, owner: Owner, settings: AppSettings
+    ) -> TenantOut:
         tenant = await tenants.create(slug=data.slug, name=data.name, owner_id=owner.user.id)
-        return TenantOut.of(tenant)
+        return TenantOut.of(tenant, settings.tenant_url_template)
 
     @get("/{slug:str}", summary="One tenant", responses=error_responses(401, 404))
-    async def get_tenant(self, slug: FromPath[str], tenants: Tenants) -> TenantOut:
-        return TenantOut.of(await tenants.get(slug))
+    async def get_tenant(self, slug: FromPath[str], tenants: Tenants, settings: AppSettings) -> TenantOut:
+        return TenantOut.of(await tenants.get(slug), settings.tenant_url_template)
 
     @delete(
         "/{slug:str}",
@@ -74,11 +77,15 @@ class TenantController(Controller):
             HTTP_204_NO_CONTENT: ResponseSpec(data_container=None, description="Deleted, data included"),
         },
     )
-    async def delete_tenant(self, slug: FromPath[str], tenants: Tenants) -> Response[Any]:
+    async def delete_tenant(
+        self, slug: FromPath[str], tenants: Tenants, settings: AppSettings
+    ) -> Response[Any]:
         result = await tenants.delete(slug)
         if result.tenant is None:
             return Response(None, status_code=HTTP_204_NO_CONTENT)
-        return Response(TenantOut.of(result.tenant), status_code=HTTP_202_ACCEPTED)
+        return Response(
+            TenantOut.of(result.tenant, settings.tenant_url_template), status_code=HTTP_202_ACCEPTED
+        )
 
     @post(
         "/{slug:str}/start",
@@ -86,8 +93,10 @@ class TenantController(Controller):
         summary="Start a stopped tenant, or retry one in error",
         responses=_ACTION_RESPONSES,
     )
-    async def start_tenant(self, slug: FromPath[str], tenants: Tenants) -> Response[TenantOut]:
-        return _action_response(await tenants.start(slug))
+    async def start_tenant(
+        self, slug: FromPath[str], tenants: Tenants, settings: AppSettings
+    ) -> Response[TenantOut]:
+        return _action_response(await tenants.start(slug), settings)
 
     @post(
         "/{slug:str}/stop",
@@ -95,8 +104,10 @@ class TenantController(Controller):
         summary="Stop a tenant; its data stays in its volume",
         responses=_ACTION_RESPONSES,
     )
-    async def stop_tenant(self, slug: FromPath[str], tenants: Tenants) -> Response[TenantOut]:
-        return _action_response(await tenants.stop(slug))
+    async def stop_tenant(
+        self, slug: FromPath[str], tenants: Tenants, settings: AppSettings
+    ) -> Response[TenantOut]:
+        return _action_response(await tenants.stop(slug), settings)
 
     @post(
         "/{slug:str}/restart",
@@ -104,8 +115,10 @@ class TenantController(Controller):
         summary="Stop a tenant's container and start it again",
         responses=_ACTION_RESPONSES,
     )
-    async def restart_tenant(self, slug: FromPath[str], tenants: Tenants) -> Response[TenantOut]:
-        return _action_response(await tenants.restart(slug))
+    async def restart_tenant(
+        self, slug: FromPath[str], tenants: Tenants, settings: AppSettings
+    ) -> Response[TenantOut]:
+        return _action_response(await tenants.restart(slug), settings)
 
     @get(
         "/{slug:str}/events",

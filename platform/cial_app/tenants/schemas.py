@@ -60,11 +60,14 @@ class TenantOut(msgspec.Struct):
     # The tenant's port 8080, published on 127.0.0.1 of the Docker host; changes on every start.
     # None where the driver publishes nothing.
     published_port: int | None
+    # Where a browser opens it, through the router: http://{slug}.localhost:8080 (None until running).
+    url: str | None
     created_at: datetime
     updated_at: datetime
 
     @classmethod
-    def of(cls, tenant: TenantRecord) -> TenantOut:
+    def of(cls, tenant: TenantRecord, url_template: str) -> TenantOut:
+        running = tenant.state is TenantState.RUNNING
         return cls(
             id=tenant.id,
             slug=tenant.slug,
@@ -74,6 +77,7 @@ class TenantOut(msgspec.Struct):
             desired_state=tenant.desired,
             machine_id=tenant.machine_id,
             published_port=tenant.published_port,
+            url=url_template.replace("{slug}", tenant.slug) if running else None,
             created_at=tenant.created_at,
             updated_at=tenant.updated_at,
         )

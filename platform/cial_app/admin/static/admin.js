@@ -61,6 +61,23 @@
     }
   }
 
+  function linkCell(cell, url) {
+    cell.replaceChildren();
+    if (url) {
+      var link = document.createElement("a");
+      link.href = url;
+      link.target = "_blank";
+      link.rel = "noopener";
+      link.textContent = url;
+      cell.appendChild(link);
+    } else {
+      var none = document.createElement("span");
+      none.className = "muted";
+      none.textContent = "—";
+      cell.appendChild(none);
+    }
+  }
+
   function newRow(tenant) {
     var row = document.createElement("tr");
     row.dataset.slug = tenant.slug;
@@ -73,11 +90,13 @@
     name.textContent = tenant.name;
     var state = document.createElement("td");
     state.className = "state-cell";
+    var address = document.createElement("td");
+    address.className = "link";
     var port = document.createElement("td");
     port.className = "port";
     var created = document.createElement("td");
     created.textContent = tenant.created_at.slice(0, 16).replace("T", " ") + " UTC";
-    row.append(slug, name, state, port, created);
+    row.append(slug, name, state, address, port, created);
     return row;
   }
 
@@ -102,6 +121,7 @@
             if (row.dataset.state !== tenant.state || row.dataset.port !== String(tenant.published_port)) {
               stateCell(row.querySelector(".state-cell"), tenant);
               portCell(row.querySelector(".port"), tenant.published_port);
+              linkCell(row.querySelector(".link"), tenant.url);
               row.dataset.state = tenant.state;
               row.dataset.port = String(tenant.published_port);
             }
