@@ -98,3 +98,4 @@ bench: venv images
 	$(PY) bench/orchestrator.py
 	$(PY) bench/app.py
 	CIAL_TENANT_IMAGE=$(TENANT_IMAGE) $(PY) bench/proxy.py
+	$(PY) bench/router.py
