@@ -14,7 +14,8 @@ if [ ! -f "$("$here/secrets.sh" --path)" ]; then
     CIAL_APP_DB_PASSWORD=${CIAL_APP_DB_PASSWORD:-unused} CIAL_SSO_SECRET=${CIAL_SSO_SECRET:-unused}
 fi
 
-# The App first: its reconciler would otherwise re-create the tenants removed below.
+# The App first: its reconciler would otherwise re-create the tenants removed below. Tenant
+# networks stay with the volumes; the next local-up attaches the new router to them.
 "$here/compose.sh" stop app-api >/dev/null 2>&1 || true
 tenants=$(docker ps -aq --filter label=cial.tenant --filter "label=cial.instance=$instance")
 if [ -n "$tenants" ]; then

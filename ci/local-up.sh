@@ -29,10 +29,12 @@ fi
 "$here/compose.sh" exec -T postgres /docker-entrypoint-initdb.d/10-cial-app-role.sh
 
 "$here/compose.sh" up -d --remove-orphans
-printf 'waiting for the App on http://localhost:%s ' "$port"
+printf 'waiting for the App on http://localhost:%s and the router ' "$port"
 for _ in $(seq 1 120); do
-  if curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null; then
-    printf '\n\n  → http://localhost:%s/admin\n\n' "$port"
+  if curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null \
+    && curl -fsS -o /dev/null -H "Host: localhost" "http://127.0.0.1:${CIAL_ROUTER_PORT:-8080}/" 2>/dev/null; then
+    printf '\n\n  → http://localhost:%s/admin\n' "$port"
+    printf '    tenants appear at http://{slug}.localhost:%s\n\n' "${CIAL_ROUTER_PORT:-8080}"
     echo "logs: ci/compose.sh logs -f    stop: make local-down    secrets: $("$here/secrets.sh" --path)"
     exit 0
   fi
@@ -40,6 +42,6 @@ for _ in $(seq 1 120); do
   sleep 1
 done
 echo
-echo "error: the App did not answer within 120 s; its last log lines:" >&2
-"$here/compose.sh" logs --tail 40 app-api >&2 || true
+echo "error: the App or the router did not answer within 120 s; their last log lines:" >&2
+"$here/compose.sh" logs --tail 40 app-api router >&2 || true
 exit 1
