@@ -33,7 +33,7 @@ from spec.socket_relay import SocketRelay
 from testkit.docker_sweep import containers_of, sweep, volumes_of
 from testkit.owner import Owner, create, signed_in, tenant
 from testkit.polling import GiveUp, eventually
-from testkit.ports import listening_socket, port_of
+from testkit.ports import released_port
 
 pytestmark = pytest.mark.docker
 
@@ -327,10 +327,8 @@ class HostApp:
     through a relay this spec can cut: `docker` stays up for every other App on the machine."""
 
     def __init__(self, workdir: Path, docker_host: str) -> None:
-        # The one port picked before use: `python -m cial_app` takes CIAL_APP_PORT >= 1 and does
-        # not say which port it bound, so Docker's way (pick, then read back) is not open here.
-        with listening_socket() as probe:
-            self.port = port_of(probe)
+        # `python -m cial_app` takes CIAL_APP_PORT >= 1 and does not say which port it bound.
+        self.port = released_port()
         self.instance = spec_instance(f"l3-host-{uuid.uuid4().hex[:8]}")
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = workdir / "app.log"
