@@ -26,8 +26,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from spec.app_client import Owner, sign_up
 from spec.containers import ComposeStack
+from testkit.owner import Owner, sign_up
 
 OWNER = Owner(name="Bench Owner", email="bench@example.com")
 
@@ -71,7 +71,8 @@ def main() -> int:
     print("bringing up Postgres + the App ...", flush=True)
     stack.fresh()
     try:
-        signed = sign_up(stack.app_url, OWNER)
+        with httpx.Client(base_url=stack.app_url, timeout=30) as first:
+            signed = sign_up(first, OWNER)
         signed.raise_for_status()
         owner_id = signed.json()["user"]["id"]
         credentials = {"email": OWNER.email, "password": OWNER.password}
