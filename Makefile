@@ -21,7 +21,7 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 help:
 	@echo "make local-up     run the platform (admin on http://localhost:3100/admin)"
 	@echo "make local-down   stop it and remove orphan tenant containers"
-	@echo "make test         every fast test and every acceptance spec"
+	@echo "make test         lint, then every fast test and every acceptance spec"
 	@echo "make verify-L<n>  one phase's acceptance spec (L0 .. L4)"
 	@echo "make lint         ruff and mypy"
 	@echo "make bench        print the figures (never pass/fail on time)"
@@ -71,7 +71,8 @@ local-down: docker
 test-fast: venv
 	$(PYTEST) tests
 
-test: venv images chromium
+# Lint first: ruff and mypy --strict stay clean because nothing is tested past a lint error.
+test: lint images chromium
 	$(PYTEST) tests spec
 
 verify-L0: venv tenant-image

@@ -27,14 +27,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from spec.containers import ComposeStack
-from testkit.owner import Owner
-from testkit.owner import sign_up as sign_up_with
-
-
-def sign_up(app_url: str, owner: Owner) -> httpx.Response:
-    with httpx.Client(base_url=app_url, timeout=30) as client:
-        return sign_up_with(client, owner)
-
+from testkit.owner import Owner, sign_up
 
 OWNER = Owner(name="Bench Owner", email="bench@example.com")
 
@@ -78,7 +71,8 @@ def main() -> int:
     print("bringing up Postgres + the App ...", flush=True)
     stack.fresh()
     try:
-        signed = sign_up(stack.app_url, OWNER)
+        with httpx.Client(base_url=stack.app_url, timeout=30) as first:
+            signed = sign_up(first, OWNER)
         signed.raise_for_status()
         owner_id = signed.json()["user"]["id"]
         credentials = {"email": OWNER.email, "password": OWNER.password}

@@ -28,12 +28,8 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def stack() -> Iterator[ComposeStack]:
     """Postgres + the App from compose.yml, from a clean state, torn down (with data) at the end."""
-    stack = ComposeStack(project=spec_instance("stack"))
-    stack.fresh()
-    try:
+    with ComposeStack(project=spec_instance("stack")) as stack:
         yield stack
-    finally:
-        stack.down()
 
 
 @pytest.fixture(scope="module")

@@ -187,6 +187,14 @@ class ComposeStack:
         self.down()
         self.up()
 
+    def __enter__(self) -> ComposeStack:
+        """`with ComposeStack(...) as stack:` a fresh stack, torn down (with its data) at the end."""
+        self.fresh()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.down()
+
     def restart(self, *services: str) -> None:
         self.compose("restart", *services)
         self.wait_for_app()

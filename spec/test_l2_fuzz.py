@@ -25,14 +25,9 @@ OWNER = Owner(name="Fuzz Owner", email="fuzz@example.com")
 
 @pytest.fixture(scope="module")
 def fuzz_stack() -> Iterator[ComposeStack]:
-    stack = ComposeStack(
-        project=spec_instance("fuzz"), overrides={"CIAL_TENANT_IMAGE": "cial-tenant:does-not-exist"}
-    )
-    stack.fresh()
-    try:
+    overrides = {"CIAL_TENANT_IMAGE": "cial-tenant:does-not-exist"}
+    with ComposeStack(project=spec_instance("fuzz"), overrides=overrides) as stack:
         yield stack
-    finally:
-        stack.down()
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ from spec.socket_relay import SocketRelay
 from testkit.docker_sweep import containers_of, sweep, volumes_of
 from testkit.owner import Owner, create, signed_in, tenant
 from testkit.polling import GiveUp, eventually
-from testkit.ports import listening_socket, port_of
+from testkit.ports import released_port
 
 pytestmark = pytest.mark.docker
 
@@ -60,6 +60,15 @@ def api(app: ComposeStack) -> Iterator[httpx.Client]:
     client = signed_in(app.app_url, OWNER)
     yield client
     client.close()
+
+
+@pytest.fixture
+def shown(api: httpx.Client) -> str:
+    """A running tenant of the module's App, made by whichever test needs it first (any order)."""
+    if api.get("/api/admin/tenants/shown").status_code == 404:
+        create(api, "shown")
+    until_state(api, "shown", "running")
+    return "shown"
 
 
 # ------------------------------------------------------------------------------------- helpers
@@ -145,10 +154,9 @@ class TestTheAdminCreatesARealTenant:
         assert "Platform · Tenant acme" in response.text
 
     def test_the_tenant_history_shows_each_step_of_provisioning(
-        self, app: ComposeStack, api: httpx.Client
+        self, app: ComposeStack, api: httpx.Client, shown: str
     ) -> None:
-        until_state(api, "acme", "running")
-        events = api.get("/api/admin/tenants/acme/events").json()
+        events = api.get(f"/api/admin/tenants/{shown}/events").json()
         assert [(e["from_state"], e["to_state"]) for e in reversed(events)][:3] == [
             (None, "provisioning"),
             ("provisioning", "starting"),
@@ -156,11 +164,10 @@ class TestTheAdminCreatesARealTenant:
         ]
 
     def test_the_tenant_page_shows_its_log_lines(
-        self, app: ComposeStack, browser: Browser, api: httpx.Client
+        self, app: ComposeStack, browser: Browser, api: httpx.Client, shown: str
     ) -> None:
-        until_state(api, "acme", "running")
         page = signed_in_page(browser, app.app_url, OWNER)
-        page.goto(f"{app.app_url}/admin/tenants/acme")
+        page.goto(f"{app.app_url}/admin/tenants/{shown}")
         expect(page.locator("#logs")).not_to_be_empty()
         for label in ("Start", "Stop", "Restart", "Delete"):
             expect(page.get_by_role("button", name=label, exact=True)).to_be_visible()
@@ -329,10 +336,8 @@ class HostApp:
     through a relay this spec can cut: `docker` stays up for every other App on the machine."""
 
     def __init__(self, workdir: Path, docker_host: str) -> None:
-        # The one port picked before use: `python -m cial_app` takes CIAL_APP_PORT >= 1 and does
-        # not say which port it bound, so Docker's way (pick, then read back) is not open here.
-        with listening_socket() as probe:
-            self.port = port_of(probe)
+        # `python -m cial_app` takes CIAL_APP_PORT >= 1 and does not say which port it bound.
+        self.port = released_port()
         self.instance = spec_instance(f"l3-host-{uuid.uuid4().hex[:8]}")
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = workdir / "app.log"

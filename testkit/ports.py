@@ -54,3 +54,14 @@ def published_port(container: Any, container_port: str = "8080/tcp", host: str =
     if not ports:
         raise AssertionError(f"{container.name}: {container_port} is not published on {host}: {bindings}")
     return ports[0]
+
+
+def released_port(host: str = LOOPBACK) -> int:
+    """A port the kernel picked, released again for a child process that can only be told a number.
+
+    The one pick-then-use left (the window is short, not closed): use it only where the program
+    under test neither takes a socket nor port 0 (the proxy's `serve`, `python -m cial_app`).
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return port_of(sock)

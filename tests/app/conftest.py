@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import os
 import re
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
@@ -111,6 +114,7 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
             started.set()
             await stop.wait()
 
+    before = _database_threads()
     task = asyncio.create_task(hold())
     ready = asyncio.create_task(started.wait())
     await asyncio.wait([task, ready], return_when=asyncio.FIRST_COMPLETED)
@@ -122,6 +126,41 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     finally:
         stop.set()
         await task
+        await _database_threads_end(_database_threads() - before)
+
+
+def _database_threads() -> set[threading.Thread]:
+    """aiosqlite's worker threads: one per open connection, until it is closed."""
+    return {t for t in threading.enumerate() if t.name.endswith("(_connection_worker_thread)")}
+
+
+async def _database_threads_end(threads: set[threading.Thread], within: float = 5.0) -> None:
+    """Let the App's last database work end on this loop, before the test's loop closes.
+
+    A query the App's shutdown cancels (a tenant job, a reconciler round) leaves aiosqlite to close
+    its connection in the background: the worker thread then calls back into the loop that ran the
+    App; had the loop closed meanwhile, the thread would die on "Event loop is closed".
+
+    Worse, a job cancelled while Piccolo's SQLite transaction waits in `BEGIN IMMEDIATE` (its
+    `__aenter__`: the `__aexit__` that closes the connection never runs) leaks that connection:
+    its thread waits forever and aiosqlite stops it when the garbage collector finds it, in a later
+    test, on a loop long closed. Until platform/cial_app/db.py closes the connection of a
+    transaction that failed to begin, close such leftovers here, while this loop still runs.
+    """
+    for thread in threads:
+        await asyncio.to_thread(thread.join, within)
+    if any(t.is_alive() for t in threads):
+        for connection in _open_sqlite_connections():
+            await connection.close()
+        for thread in threads:
+            await asyncio.to_thread(thread.join, within)
+    left = [t.name for t in threads if t.is_alive()]
+    assert not left, f"database connections outlived the App: {left}"
+
+
+def _open_sqlite_connections() -> list[aiosqlite.Connection]:
+    found = gc.get_objects()
+    return [o for o in found if isinstance(o, aiosqlite.Connection) and o._connection is not None]
 
 
 @pytest.fixture

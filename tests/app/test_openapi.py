@@ -4,7 +4,6 @@ operation against the App over real HTTP and finds no 500 and no undocumented an
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,9 @@ from cial_app.settings import Settings
 from hypothesis import HealthCheck, settings
 from schemathesis import DataGenerationMethod
 
+from testkit.polling import eventually
+from testkit.ports import listening_socket, port_of
+
 from .conftest import OWNER, TEST_SETTINGS, Client
 from .fakes import FakeEngine
 
@@ -26,9 +28,8 @@ class LiveApp:
     """The App under uvicorn on 127.0.0.1, in a background thread."""
 
     def __init__(self, database: Path) -> None:
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        self.socket = listening_socket()
+        self.url = f"http://127.0.0.1:{port_of(self.socket)}"
         # The tenants the fuzzer creates, stops and deletes live on an in-memory engine.
         engine = FakeEngine()
         app = create_app(
@@ -40,11 +41,7 @@ class LiveApp:
 
     def __enter__(self) -> LiveApp:
         self.thread.start()
-        deadline = 10.0
-        while not self.server.started and deadline > 0:
-            self.thread.join(0.05)
-            deadline -= 0.05
-        assert self.server.started, "uvicorn did not start"
+        eventually(lambda: self.server.started, timeout=10, interval=0.05, what="uvicorn to start")
         return self
 
     def __exit__(self, *_: object) -> None:
