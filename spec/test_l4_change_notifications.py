@@ -17,10 +17,18 @@ import docker
 import pytest
 from docker.models.containers import Container
 
-from spec.containers import ComposeStack
+from spec.containers import ComposeStack, spec_instance
 from testkit.owner import Owner, signed_in
 
 pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[ComposeStack]:
+    """A stack of this module's own: its owner signs up on a database nobody else has used."""
+    with ComposeStack(project=spec_instance("l4-notify")) as own:
+        yield own
+
 
 APP_IMAGE = "cial-app:dev"
 CHANNEL = "cial_tenant_changes"

@@ -21,12 +21,20 @@ from docker.models.containers import Container
 from playwright.sync_api import Browser
 
 from spec.autobahn import DEFAULT_GROUPS, run_suite
-from spec.containers import ComposeStack
+from spec.containers import ComposeStack, spec_instance
 from spec.host_relay import HostRelay
 from testkit.owner import Owner, signed_in
 from testkit.polling import eventually
 
 pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[ComposeStack]:
+    """A stack of this module's own: its owner signs up on a database nobody else has used."""
+    with ComposeStack(project=spec_instance("l4-router")) as own:
+        yield own
+
 
 OWNER = Owner("Rita Router", "router@example.com")
 
