@@ -225,7 +225,7 @@ def tenant(seconds: float, autobahn: bool) -> None:
     container: Container = client.containers.run(
         image,
         detach=True,
-        environment={"TENANT_ID": "bench"},
+        environment={"TENANT_ID": "0b7c5e1e-0000-4000-8000-00000000be4c", "TENANT_SLUG": "bench"},
         ports=ports,
         labels=labels,
         mem_limit="256m",

@@ -122,19 +122,24 @@ class ComposeStack:
         self.ensure_app_role()
         self.compose("up", "-d")
         self.wait_for_app()
+        self.wait_until_healthy("router")
 
     def container_id(self, service: str) -> str:
         return self.compose("ps", "-q", service).stdout.strip()
 
     def wait_for_postgres(self, timeout: float = 120) -> None:
+        self.wait_until_healthy("postgres", timeout)
+
+    def wait_until_healthy(self, service: str, timeout: float = 120) -> None:
+        """Until the service's own healthcheck passes (the router's: its routes are loaded)."""
         client = docker.from_env()
 
         def healthy() -> bool:
-            state = client.containers.get(self.container_id("postgres")).attrs["State"]
+            state = client.containers.get(self.container_id(service)).attrs["State"]
             return bool(state.get("Health", {}).get("Status") == "healthy")
 
         try:
-            eventually(healthy, timeout=timeout, what="Postgres to be healthy")
+            eventually(healthy, timeout=timeout, what=f"{service} to be healthy")
         finally:
             client.close()
 

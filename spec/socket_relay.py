@@ -75,6 +75,10 @@ class SocketRelay:
             await asyncio.gather(_pipe(client_reader, engine_writer), _pipe(engine_reader, client_writer))
         except (OSError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            # Cut: end quietly. asyncio's stream callback calls exception() on this task, which
+            # raises (and logs a traceback) for a task that ended cancelled.
+            pass
         finally:
             self._pipes.discard(task)
             for writer in (client_writer, engine_writer):

@@ -74,12 +74,15 @@ def shown(api: httpx.Client) -> str:
 # ------------------------------------------------------------------------------------- helpers
 
 
-def until_state(api: httpx.Client, slug: str, state: str, *, timeout: float = UP) -> dict[str, Any]:
-    """Poll the tenant until it is in `state`; fail early, with its reason, if it lands in error."""
+def until_state(
+    api: httpx.Client, slug: str, state: str, *, timeout: float = UP, recovering: bool = False
+) -> dict[str, Any]:
+    """Poll the tenant until it is in `state`; fail early, with its reason, if it lands in error
+    (unless it is `recovering` from an error, when error is where the wait starts)."""
 
     def probe() -> dict[str, Any]:
         seen = tenant(api, slug)
-        if seen["state"] == "error" and state != "error":
+        if seen["state"] == "error" and state != "error" and not recovering:
             raise GiveUp(f"tenant {slug} went to error: {seen['state_reason']}")
         assert seen["state"] == state, f"{slug} is {seen['state']} ({seen['state_reason']})"
         return seen
@@ -398,11 +401,6 @@ def host_app(tmp_path: Path, relay: SocketRelay, engine: docker.DockerClient) ->
 
 
 class TestDockerUnreachable:
-    @pytest.mark.xfail(
-        reason="failed once after per-tenant networks (a tenant went to error before the relay was "
-        "cut: 'connection reset' listing volumes); under investigation, see the closing note of issue 8",
-        strict=False,
-    )
     def test_tenants_go_to_error_with_the_reason_and_recover_when_docker_is_back(
         self, host_app: HostApp, relay: SocketRelay, engine: docker.DockerClient
     ) -> None:
@@ -420,8 +418,8 @@ class TestDockerUnreachable:
             assert "unreachable" in until_state(api, "patient", "error", timeout=REPAIR)["state_reason"]
 
             relay.restore()
-            back = until_state(api, "steady", "running", timeout=REPAIR)
-            until_state(api, "patient", "running", timeout=REPAIR)
+            back = until_state(api, "steady", "running", timeout=REPAIR, recovering=True)
+            until_state(api, "patient", "running", timeout=REPAIR, recovering=True)
         # Nothing was lost: the same container and its data.
         assert back["machine_id"] == body["machine_id"]
         assert visit(back["published_port"]) == 2

@@ -64,13 +64,17 @@ def owner(stack: ComposeStack) -> Iterator[httpx.Client]:
         client.close()
 
 
-def running(owner: httpx.Client, slug: str) -> dict[str, Any]:
+def in_state(owner: httpx.Client, slug: str, state: str) -> dict[str, Any]:
     def check() -> dict[str, Any] | None:
         body: dict[str, Any] = owner.get(f"/api/admin/tenants/{slug}").json()
         assert body["state"] not in ("error",), body
-        return body if body["state"] == "running" else None
+        return body if body["state"] == state else None
 
-    return eventually(check, timeout=90, what=f"{slug} to be running")
+    return eventually(check, timeout=90, what=f"{slug} to be {state}")
+
+
+def running(owner: httpx.Client, slug: str) -> dict[str, Any]:
+    return in_state(owner, slug, "running")
 
 
 def new_tenant(owner: httpx.Client) -> str:
@@ -234,6 +238,8 @@ class TestFollowingTheTenantsState:
         assert stopped.headers["retry-after"]
         assert "stop" in stopped.text
 
+        # The router refuses from `stopping` on; start is allowed once the container is down.
+        in_state(owner, slug, "stopped")
         assert owner.post(f"/api/admin/tenants/{slug}/start").status_code == 202
         running(owner, slug)
         answers(stack, slug, 200, within=1)

@@ -64,7 +64,7 @@ def tenant() -> Iterator[Tenant]:
         container: Container = client.containers.run(
             TENANT_IMAGE,
             detach=True,
-            environment={"TENANT_ID": "spec-l4-ws"},
+            environment={"TENANT_ID": "0b7c5e1e-0000-4000-8000-0000000004f5", "TENANT_SLUG": "spec-l4-ws"},
             ports=ports,
             labels=RUN_LABEL,
             mem_limit="256m",
