@@ -16,13 +16,13 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 
 .PHONY: help venv docker wheels base-image postgres-image tenant-image app-image images \
         local-up local-down test test-fast lint bench chromium \
-        verify-L0 verify-L1 verify-L2 verify-L3 verify-L4
+        verify-L0 verify-L1 verify-L2 verify-L3 verify-L4 verify-L5
 
 help:
 	@echo "make local-up     run the platform (admin on http://localhost:3100/admin)"
 	@echo "make local-down   stop it and remove orphan tenant containers"
 	@echo "make test         lint, then every fast test and every acceptance spec"
-	@echo "make verify-L<n>  one phase's acceptance spec (L0 .. L4)"
+	@echo "make verify-L<n>  one phase's acceptance spec (L0 .. L5)"
 	@echo "make lint         ruff and mypy"
 	@echo "make bench        print the figures (never pass/fail on time)"
 
@@ -89,6 +89,9 @@ verify-L3: venv images chromium
 
 verify-L4: venv images chromium
 	$(PYTEST) spec/test_l4_router.py spec/test_l4_change_notifications.py spec/test_l4_database.py spec/test_l4_websocket.py
+
+verify-L5: venv images chromium
+	$(PYTEST) spec/test_l5_sso.py spec/test_l5_tenant.py
 
 lint: venv
 	$(VENV)/bin/ruff check .

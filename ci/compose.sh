@@ -14,6 +14,10 @@ if [ -f "$secrets" ]; then
     esac
   done <"$secrets"
 fi
+# A router on another port than 8080: the App's Open links and tenant URLs must name that port.
+if [ -n "${CIAL_ROUTER_PORT:-}" ] && [ -z "${CIAL_TENANT_URL_TEMPLATE:-}" ]; then
+  export CIAL_TENANT_URL_TEMPLATE="http://{slug}.localhost:$CIAL_ROUTER_PORT"
+fi
 if docker compose version >/dev/null 2>&1; then
   exec docker compose -f "$top/compose.yml" -p cial "$@"
 elif command -v docker-compose >/dev/null 2>&1; then
