@@ -386,8 +386,8 @@ class TestAgentCodeInsideTheTenant:
     ) -> None:
         tenant = tenant_container(engine, stack, "acme")
         code, listing = tenant.exec_run(["sh", "-c", "ls /run/cial-core"], user="cial")
-        assert code == 0, listing
-        sockets = [f"/run/cial-core/{name}" for name in bytes(listing).decode().split()]
+        assert isinstance(listing, bytes) and code == 0, listing
+        sockets = [f"/run/cial-core/{name}" for name in listing.decode().split()]
         assert sockets, "Core's sockets were not found where the spec looks for them"
         results = probe_as_agent(tenant, ["/run/cial-core", *sockets, "127.0.0.1:4000", "127.0.0.1:4001"])
         assert not [t for t, r in results.items() if r in ("open", "listed")], results
