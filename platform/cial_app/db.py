@@ -147,8 +147,34 @@ def write_transaction(engine: Engine) -> AbstractAsyncContextManager[object]:  #
     (see `for_update`).
     """
     if isinstance(engine, SQLiteEngine):
-        return engine.transaction(transaction_type=TransactionType.immediate)
+        return _ClosedIfNeverBegun(engine.transaction(transaction_type=TransactionType.immediate))
     return engine.transaction()  # type: ignore[no-any-return]
+
+
+class _ClosedIfNeverBegun:
+    """Piccolo's SQLite transaction, closing its connection when `BEGIN` itself fails.
+
+    `BEGIN IMMEDIATE` waits for the write lock; a task cancelled there (the App stopping, a job
+    cancelled) leaves Piccolo's `__aenter__` with the connection open, and no `__aexit__` runs
+    to close it: aiosqlite's worker thread would wait forever. Closing is shielded so a second
+    cancellation cannot interrupt it halfway.
+    """
+
+    def __init__(self, transaction: AbstractAsyncContextManager[object]) -> None:
+        self._transaction = transaction
+
+    async def __aenter__(self) -> object:
+        try:
+            return await self._transaction.__aenter__()
+        except BaseException:
+            connection = getattr(self._transaction, "connection", None)
+            if connection is not None:
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await asyncio.shield(connection.close())
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> bool | None:
+        return await self._transaction.__aexit__(*exc_info)  # type: ignore[arg-type]
 
 
 def for_update(query: Select, engine: Engine) -> Select:  # type: ignore[type-arg]

@@ -144,8 +144,9 @@ async def _database_threads_end(threads: set[threading.Thread], within: float = 
     Worse, a job cancelled while Piccolo's SQLite transaction waits in `BEGIN IMMEDIATE` (its
     `__aenter__`: the `__aexit__` that closes the connection never runs) leaks that connection:
     its thread waits forever and aiosqlite stops it when the garbage collector finds it, in a later
-    test, on a loop long closed. Until platform/cial_app/db.py closes the connection of a
-    transaction that failed to begin, close such leftovers here, while this loop still runs.
+    test, on a loop long closed. db.write_transaction now closes the connection of a transaction
+    that failed to begin, but a cancellation can still land while aiosqlite opens a connection
+    (before Piccolo holds it), so such leftovers are closed here, while this loop still runs.
     """
     for thread in threads:
         await asyncio.to_thread(thread.join, within)
