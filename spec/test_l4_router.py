@@ -23,6 +23,7 @@ from playwright.sync_api import Browser
 from spec.autobahn import DEFAULT_GROUPS, run_suite
 from spec.containers import ComposeStack, spec_instance
 from spec.host_relay import HostRelay
+from testkit.aio import run_async
 from testkit.owner import Owner, signed_in
 from testkit.polling import eventually
 
@@ -132,7 +133,7 @@ class TestRouting:
 
                 return await asyncio.gather(*(one((acme, beta)[i % 2]) for i in range(200)))
 
-        answers = asyncio.run(load())
+        answers = run_async(load)
         assert len(answers) == 200
         for slug, text in answers:
             assert f"Platform · Tenant {slug}</h1>" in text, (slug, text[:200])
@@ -150,7 +151,7 @@ class TestRouting:
                     received.append(await socket.recv())
                 return received
 
-        assert asyncio.run(echo()) == ["hello", b"\x00\x01binary"]
+        assert run_async(echo) == ["hello", b"\x00\x01binary"]
 
     def test_forwarded_headers_from_a_client_are_replaced_and_the_apps_cookies_never_reach_a_tenant(
         self, stack: ComposeStack, acme: str
@@ -254,7 +255,10 @@ class TestInABrowser:
     ) -> None:
         page = browser.new_page()
         try:
-            page.goto(f"http://{acme}.localhost:{stack.router_port}/")
+            # Read the published port anew (router_url does): the App connecting the router to a
+            # tenant's network makes Docker 20.10 publish it again, on another port.
+            port = int(stack.router_url.rsplit(":", 1)[1])
+            page.goto(f"http://{acme}.localhost:{port}/")
             assert page.locator("h1").inner_text() == f"Platform · Tenant {acme}"
         finally:
             page.close()

@@ -8,6 +8,7 @@ import socket
 
 import pytest
 
+from testkit.aio import run_async
 from testkit.polling import GiveUp, NeverHappened, eventually, eventually_async
 from testkit.ports import closed_port, listening_socket, port_of
 
@@ -61,3 +62,23 @@ class TestPorts:
             socket.create_connection(address, timeout=2).close()
             accepted, _ = server.accept()
             accepted.close()
+
+
+class TestRunAsync:
+    def test_runs_a_coroutine_even_where_a_loop_is_already_running(self) -> None:
+        async def answer() -> int:
+            await asyncio.sleep(0)
+            return 42
+
+        async def inside_a_running_loop() -> int:
+            # What Playwright's sync API leaves behind in a spec's thread.
+            return run_async(answer)
+
+        assert asyncio.run(inside_a_running_loop()) == 42
+
+    def test_its_exception_reaches_the_caller(self) -> None:
+        async def fail() -> None:
+            raise LookupError("nothing here")
+
+        with pytest.raises(LookupError, match="nothing here"):
+            run_async(fail)
