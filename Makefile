@@ -15,14 +15,16 @@ APP_IMAGE ?= cial-app:dev
 export TESTCONTAINERS_RYUK_DISABLED := true
 
 .PHONY: help venv docker wheels base-image postgres-image tenant-image app-image images \
-        local-up local-down test test-fast lint bench chromium \
-        verify-L0 verify-L1 verify-L2 verify-L3 verify-L4 verify-L5
+        local-up local-down logs status test test-fast lint bench chromium \
+        verify verify-L0 verify-L1 verify-L2 verify-L3 verify-L4 verify-L5 verify-L6
 
 help:
 	@echo "make local-up     run the platform (admin on http://localhost:3100/admin)"
-	@echo "make local-down   stop it and remove orphan tenant containers"
+	@echo "make local-down   stop it and remove the tenant containers (PURGE=1: and all data)"
+	@echo "make logs         follow the platform's logs"
+	@echo "make status       the services and every tenant: state, address, uptime"
 	@echo "make test         lint, then every fast test and every acceptance spec"
-	@echo "make verify-L<n>  one phase's acceptance spec (L0 .. L5)"
+	@echo "make verify-L<n>  one phase's acceptance spec (L0 .. L6); make verify runs them all"
 	@echo "make lint         ruff and mypy"
 	@echo "make bench        print the figures (never pass/fail on time)"
 
@@ -53,20 +55,25 @@ postgres-image: base-image
 	@ci/postgres-image.sh
 
 tenant-image: base-image wheels
-	docker build --quiet -f tenant_image/Dockerfile --build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(TENANT_IMAGE) . >/dev/null
-	@echo "built $(TENANT_IMAGE)"
+	@ci/build-image.sh tenant_image/Dockerfile $(TENANT_IMAGE) $(BASE_IMAGE)
 
 app-image: base-image wheels
-	docker build --quiet -f platform/Dockerfile --build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(APP_IMAGE) . >/dev/null
-	@echo "built $(APP_IMAGE)"
+	@ci/build-image.sh platform/Dockerfile $(APP_IMAGE) $(BASE_IMAGE)
 
 images: tenant-image app-image postgres-image
 
 local-up: images
 	@ci/local-up.sh
 
+# PURGE=1 also removes the database, the tenants' volumes and the generated secrets.
 local-down: docker
-	@ci/local-down.sh
+	@PURGE=$(PURGE) ci/local-down.sh
+
+logs: docker
+	@ci/compose.sh logs --follow --tail 50
+
+status: venv docker
+	@$(PY) ci/status.py
 
 test-fast: venv
 	$(PYTEST) tests
@@ -93,6 +100,14 @@ verify-L4: venv images chromium
 verify-L5: venv images chromium
 	$(PYTEST) spec/test_l5_sso.py spec/test_l5_tenant.py
 
+# From a clean state: the spec runs `make local-down PURGE=1` and `make local-up` itself, on a
+# compose project, ports and secrets file of its own (never the developer's `cial`).
+verify-L6: venv images chromium
+	$(PYTEST) spec/test_l6_smoke.py
+
+# Every phase in order, each one's spec alone.
+verify: verify-L0 verify-L1 verify-L2 verify-L3 verify-L4 verify-L5 verify-L6
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy platform proxy tenant_image testkit tests spec bench ci
@@ -103,3 +118,4 @@ bench: venv images
 	$(PY) bench/app.py
 	CIAL_TENANT_IMAGE=$(TENANT_IMAGE) $(PY) bench/proxy.py
 	$(PY) bench/router.py
+	$(PY) bench/local_up.py

@@ -18,10 +18,12 @@ fi
 if [ -n "${CIAL_ROUTER_PORT:-}" ] && [ -z "${CIAL_TENANT_URL_TEMPLATE:-}" ]; then
   export CIAL_TENANT_URL_TEMPLATE="http://{slug}.localhost:$CIAL_ROUTER_PORT"
 fi
+# CIAL_PROJECT: another compose project beside the developer's own `cial` (the L6 smoke runs one).
+project=${CIAL_PROJECT:-cial}
 if docker compose version >/dev/null 2>&1; then
-  exec docker compose -f "$top/compose.yml" -p cial "$@"
+  exec docker compose -f "$top/compose.yml" -p "$project" "$@"
 elif command -v docker-compose >/dev/null 2>&1; then
-  exec docker-compose -f "$top/compose.yml" -p cial "$@"
+  exec docker-compose -f "$top/compose.yml" -p "$project" "$@"
 fi
 echo "error: neither 'docker compose' nor 'docker-compose' is installed (apt-get install docker-compose)" >&2
 exit 1

@@ -1,47 +1,86 @@
 #!/usr/bin/env bash
-# Brings the control plane up with Compose (images already built by `make images`) and waits
-# until the App answers, showing progress, then prints where to go.
+# Brings the control plane up with Compose (images already built by `make images`), waits until
+# every service's healthcheck passes, showing progress, then prints where to go.
 #
 # First the local secrets (generated once, ci/secrets.sh), then Postgres alone: once it is
 # healthy the App's database role is ensured (the image's init script, idempotent) before the App
-# starts, so a data volume from before that role existed is brought in line too.
+# starts, so a data volume from before that role existed is brought in line too. Run again with
+# nothing changed, it recreates nothing and says so. A service that does not become healthy is
+# named, with the end of its log.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export DOCKER_GID=${DOCKER_GID:-$(stat -c %g /var/run/docker.sock 2>/dev/null || echo 0)}
-port=${CIAL_APP_PORT:-3100}
+app_port=${CIAL_APP_PORT:-3100}
+router_port=${CIAL_ROUTER_PORT:-8080}
+services=(postgres app-api router)
+compose() { "$here/compose.sh" "$@"; }
+start=$SECONDS
+step() { printf '[%s/4] %s (%d s)\n' "$1" "$2" $((SECONDS - start)); }
 
-"$here/secrets.sh" >/dev/null
-"$here/compose.sh" up -d --remove-orphans postgres
-printf 'waiting for Postgres '
-for _ in $(seq 1 120); do
-  cid=$("$here/compose.sh" ps -q postgres)
-  health=$(docker inspect -f '{{ .State.Health.Status }}' "$cid" 2>/dev/null || true)
-  [ "$health" = healthy ] && break
-  printf '.'
-  sleep 1
-done
-echo
-if [ "$health" != healthy ]; then
-  echo "error: Postgres is not healthy after 120 s ($health); its last log lines:" >&2
-  "$here/compose.sh" logs --tail 40 postgres >&2 || true
-  exit 1
+container_ids() {
+  local service
+  for service in "${services[@]}"; do
+    printf '%s=%s ' "$service" "$(compose ps -q "$service" 2>/dev/null || true)"
+  done
+}
+
+# Waits for the healthchecks of the given services; on failure names the first unhealthy one
+# and prints the end of its log.
+wait_healthy() {
+  local deadline=$((SECONDS + 180)) service cid health pending
+  while :; do
+    pending=()
+    for service in "$@"; do
+      cid=$(compose ps -q "$service")
+      health=$(docker inspect -f '{{ if .State.Health }}{{ .State.Health.Status }}{{ else }}{{ .State.Status }}{{ end }}' "$cid" 2>/dev/null || echo missing)
+      case $health in
+        healthy) ;;
+        unhealthy | exited | dead | missing)
+          echo
+          echo "error: $service is $health; the end of its log:" >&2
+          compose logs --no-color --tail 40 "$service" >&2 || true
+          exit 1
+          ;;
+        *) pending+=("$service") ;;
+      esac
+    done
+    if [ ${#pending[@]} -eq 0 ]; then
+      [ -t 1 ] && echo
+      return 0
+    fi
+    if [ $SECONDS -ge $deadline ]; then
+      echo
+      echo "error: ${pending[*]} not healthy after 180 s; the end of the log of ${pending[0]}:" >&2
+      compose logs --no-color --tail 40 "${pending[0]}" >&2 || true
+      exit 1
+    fi
+    # On a terminal one line, rewritten each second; in a log, a line every 5 s.
+    if [ -t 1 ]; then
+      printf '\r\033[K      waiting for %s to be healthy (%d s)' "${pending[*]}" $((SECONDS - start))
+    elif [ $(((SECONDS - start) % 5)) -eq 0 ]; then
+      printf '      waiting for %s to be healthy (%d s)\n' "${pending[*]}" $((SECONDS - start))
+    fi
+    sleep 1
+  done
+}
+
+before=$(container_ids)
+step 1 "local secrets: $("$here/secrets.sh")"
+step 2 "Postgres"
+compose up -d --remove-orphans postgres 2>&1 | grep -v 'is up-to-date' | sed 's/^/      /' || true
+wait_healthy postgres
+step 3 "the App's database role"
+compose exec -T postgres /docker-entrypoint-initdb.d/10-cial-app-role.sh | sed 's/^/      /'
+step 4 "the App and the router"
+compose up -d --remove-orphans 2>&1 | grep -v 'is up-to-date' | sed 's/^/      /' || true
+wait_healthy "${services[@]}"
+after=$(container_ids)
+
+if [ "$before" = "$after" ]; then
+  echo "nothing changed: ${services[*]} were already up and healthy ($((SECONDS - start)) s)"
+else
+  echo "up in $((SECONDS - start)) s"
 fi
-"$here/compose.sh" exec -T postgres /docker-entrypoint-initdb.d/10-cial-app-role.sh
-
-"$here/compose.sh" up -d --remove-orphans
-printf 'waiting for the App on http://localhost:%s and the router ' "$port"
-for _ in $(seq 1 120); do
-  if curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null \
-    && curl -fsS -o /dev/null -H "Host: localhost" "http://127.0.0.1:${CIAL_ROUTER_PORT:-8080}/" 2>/dev/null; then
-    printf '\n\n  → http://localhost:%s/admin\n' "$port"
-    printf '    tenants appear at http://{slug}.localhost:%s\n\n' "${CIAL_ROUTER_PORT:-8080}"
-    echo "logs: ci/compose.sh logs -f    stop: make local-down    secrets: $("$here/secrets.sh" --path)"
-    exit 0
-  fi
-  printf '.'
-  sleep 1
-done
-echo
-echo "error: the App or the router did not answer within 120 s; their last log lines:" >&2
-"$here/compose.sh" logs --tail 40 app-api router >&2 || true
-exit 1
+printf '\n  → http://localhost:%s/admin\n' "$app_port"
+printf '    tenants appear at http://{slug}.localhost:%s\n\n' "$router_port"
+echo "logs: make logs    status: make status    stop: make local-down    secrets: $("$here/secrets.sh" --path)"
