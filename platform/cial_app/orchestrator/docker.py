@@ -8,7 +8,6 @@ turns them into the orchestrator's typed errors at the boundary, with a reason a
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -22,32 +21,19 @@ from docker.models.containers import Container
 from docker.models.volumes import Volume as DockerVolume
 from docker.types import LogConfig
 
-from .base import (
-    TENANT_LABEL,
-    Machine,
-    MachineSpec,
-    MachineState,
-    Volume,
-    preference,
-)
-from .docker_errors import ignore_missing, translated, unreachable
+from .base import TENANT_LABEL, Machine, MachineSpec, MachineState, Volume, preference
+from .docker_connect import connect, engine_address
+from .docker_errors import ignore_missing, translated
 from .docker_inspect import machine_of, volume_of
 from .docker_networks import TenantNetworks
 from .docker_recipe import DEFAULT_CAP_DROP, container_options
-from .errors import (
-    EngineUnavailable,
-    ImageNotFound,
-    MachineNotFound,
-    NameConflict,
-    NetworkNotFound,
-)
+from .errors import ImageNotFound, MachineNotFound, NameConflict, NetworkNotFound
 from .ownership import Ownership
 
 T = TypeVar("T")
 
 _NAME_ATTEMPTS = 20
 _NAME_RETRY_DELAY = 0.1
-_DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 
 # A container in these states cannot serve the spec as it is: create() replaces it.
 _REPLACE = frozenset({MachineState.DEAD, MachineState.REMOVING})
@@ -77,7 +63,7 @@ class DockerOrchestrator:
         self._subnet_pool = subnet_pool
         self._base_url = base_url
         self._ownership = Ownership(instance)
-        self._where = base_url or os.environ.get("DOCKER_HOST") or _DEFAULT_SOCKET
+        self._where = engine_address(base_url)
         self._timeout = timeout
         self._stop_timeout = stop_timeout
         self._log_config = LogConfig(
@@ -154,20 +140,11 @@ class DockerOrchestrator:
 
     @property
     def _docker(self) -> docker.DockerClient:
-        # Built on first use, not in __init__: the SDK asks the engine for its API version when it
-        # connects, and an App started while Docker is down must still start (and recover later).
+        # Built on first use, not in __init__: connecting asks the engine for its API version, and
+        # an App started while Docker is down must still start (and recover later).
         with self._client_lock:
             if self._client is None:
-                try:
-                    if self._base_url is None:
-                        # DOCKER_HOST and its TLS settings, as the docker CLI reads them.
-                        self._client = docker.DockerClient.from_env(timeout=int(self._timeout))
-                    else:
-                        self._client = docker.DockerClient(
-                            base_url=self._base_url, timeout=int(self._timeout)
-                        )
-                except docker.errors.DockerException as exc:
-                    raise EngineUnavailable(unreachable(self._where, exc)) from exc
+                self._client = connect(self._base_url, self._timeout)
             return self._client
 
     # ------------------------------------------------------------------- blocking operations
