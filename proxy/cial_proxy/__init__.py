@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from ._headers import cookie_value, without_cookies
+from ._logging import redact_query_strings
 from ._serve import GRACEFUL_SHUTDOWN_SECONDS, Proxy, create_proxy, new_event_loop, serve
 from ._types import Observer, Options
 from .routes import (
@@ -39,6 +40,7 @@ __all__ = [
     "cookie_value",
     "create_proxy",
     "new_event_loop",
+    "redact_query_strings",
     "serve",
     "without_cookies",
 ]
