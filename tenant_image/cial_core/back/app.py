@@ -118,7 +118,8 @@ def create_app(
     app.state.readiness = Readiness(SIBLINGS if siblings is None else siblings)
     settings = SsoSettings.from_environ(os.environ if environ is None else environ)
     app.state.sso_verifier = TokenVerifier(settings)
-    app.state.sign_in = SignInStore(directory)
+    app.state.sign_in = store = SignInStore(directory)
+    app.on_shutdown.append(store.close)
     return app
 
 
