@@ -214,7 +214,9 @@ class TestSingleUse:
         restarted.close()
         reader.close()
 
-    def test_spent_ids_are_forgotten_only_once_their_token_could_not_pass_anyway(self, tmp_path: Path) -> None:
+    def test_spent_ids_are_forgotten_only_once_their_token_could_not_pass_anyway(
+        self, tmp_path: Path
+    ) -> None:
         now = [1_000_000.0]
         store = SignInStore(tmp_path, clock=lambda: now[0])
         grant = Grant("42", EMAIL, "owner", uuid.uuid4().hex, keep_until=1_000_065)
@@ -267,7 +269,9 @@ class TestSessions:
 
 @pytest.fixture
 def back(tmp_path: Path) -> TestClient[Any]:
-    return TestClient(create_app(tmp_path, siblings={}, environ=environ()), base_url="http://acme.localhost:8080")
+    return TestClient(
+        create_app(tmp_path, siblings={}, environ=environ()), base_url="http://acme.localhost:8080"
+    )
 
 
 def set_cookie(response: Any) -> list[str]:
@@ -315,7 +319,9 @@ class TestSignInRoutes:
         assert response.status_code == 401
         assert "this tenant has no SSO key; recreate it" in response.text
 
-    def test_sign_out_ends_the_session_and_clears_the_cookie(self, back: TestClient[Any], tmp_path: Path) -> None:
+    def test_sign_out_ends_the_session_and_clears_the_cookie(
+        self, back: TestClient[Any], tmp_path: Path
+    ) -> None:
         with back:
             signed = back.get("/sso", params={"token": mint()}, follow_redirects=False)
             session_id = signed.cookies[SESSION_COOKIE]
@@ -342,8 +348,12 @@ class TestCrossOriginWrites:
             {"Origin": "http://acme.localhost:8080", "Sec-Fetch-Site": "cross-site"},
         ],
     )
-    @pytest.mark.parametrize(("method", "path"), [("POST", "/visits"), ("POST", "/sign-out"), ("POST", "/digest")])
-    def test_are_refused(self, back: TestClient[Any], headers: dict[str, str], method: str, path: str) -> None:
+    @pytest.mark.parametrize(
+        ("method", "path"), [("POST", "/visits"), ("POST", "/sign-out"), ("POST", "/digest")]
+    )
+    def test_are_refused(
+        self, back: TestClient[Any], headers: dict[str, str], method: str, path: str
+    ) -> None:
         with back:
             response = back.request(method, path, headers=headers, follow_redirects=False)
         assert response.status_code == 403
@@ -357,7 +367,9 @@ class TestCrossOriginWrites:
             {"Origin": "HTTP://ACME.localhost:8080"},
         ],
     )
-    def test_same_origin_and_non_browser_writes_pass(self, back: TestClient[Any], headers: dict[str, str]) -> None:
+    def test_same_origin_and_non_browser_writes_pass(
+        self, back: TestClient[Any], headers: dict[str, str]
+    ) -> None:
         with back:
             assert back.post("/visits", headers=headers).status_code == 200
 
