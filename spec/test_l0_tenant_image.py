@@ -351,7 +351,8 @@ class TestBoundary:
             "\\( -name 'cial_core*' -o -name 'cial_proxy*' -o -name 'cial-core*' \\) -print 2>/dev/null"
         )
         _, found = tenant.run("sh", "-c", find, user="agent")
-        assert found.split() == ["/opt/cial-core"]
+        # Core's code and its socket directory, both closed to agent (0700; tests above)
+        assert sorted(found.split()) == ["/opt/cial-core", "/run/cial-core"]
 
     def test_platform_interpreter_cannot_import_core(self, tenant: TenantContainer) -> None:
         python = "/opt/cial-platform/venv/bin/python"
