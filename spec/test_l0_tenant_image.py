@@ -43,7 +43,9 @@ CORE_SECRET = f"core-secret-{secrets.token_hex(8)}"
 INSTANCE = spec_instance("l0")
 RUN_LABEL = {"cial.test": "1", "cial.instance": INSTANCE}
 START_TIMEOUT = 60
-INTERNAL_PORTS = (3000, 3001, 4000, 4001)
+# The platform's ports; Core's services listen on unix sockets in /run/cial-core instead.
+INTERNAL_PORTS = (3000, 3001)
+FORMER_CORE_PORTS = (4000, 4001)
 
 # Run inside the container as root: every process with its uid, comm and command line.
 PROCESSES_SCRIPT = """
@@ -280,7 +282,17 @@ class TestRouting:
         }
         loopback = "0100007F"
         assert {port for _, port in listening} >= {8080, *INTERNAL_PORTS}
+        assert not {port for _, port in listening} & set(FORMER_CORE_PORTS)
         assert {port for address, port in listening if address != loopback} == {8080}
+
+    def test_core_listens_on_unix_sockets_in_a_directory_only_cial_enters(
+        self, tenant: TenantContainer
+    ) -> None:
+        code, output = tenant.run("stat", "-c", "%n %U:%G %a", "/run/cial-core")
+        assert code == 0, output
+        assert output.strip() == "/run/cial-core cial:cial 700"
+        code, listing = tenant.run("ls", "/run/cial-core", user="cial")
+        assert sorted(listing.split()) == ["back.sock", "front.sock"]
 
     def test_from_outside_only_8080_is_published_and_answers(self, tenant: TenantContainer) -> None:
         assert set(tenant.docker.attrs["NetworkSettings"]["Ports"]) == {"8080/tcp"}
@@ -339,7 +351,8 @@ class TestBoundary:
             "\\( -name 'cial_core*' -o -name 'cial_proxy*' -o -name 'cial-core*' \\) -print 2>/dev/null"
         )
         _, found = tenant.run("sh", "-c", find, user="agent")
-        assert found.split() == ["/opt/cial-core"]
+        # Core's code and its socket directory, both closed to agent (0700; tests above)
+        assert sorted(found.split()) == ["/opt/cial-core", "/run/cial-core"]
 
     def test_platform_interpreter_cannot_import_core(self, tenant: TenantContainer) -> None:
         python = "/opt/cial-platform/venv/bin/python"

@@ -401,12 +401,15 @@ class Exchange(asyncio.Protocol):
             else:
                 try:
                     upstream = await self.engine.resolver.resolve(host_of(request.headers)[1], split[0])
+                    hook = self.options.request_hook
+                    if hook is not None:
+                        request.headers = await hook(upstream, request.headers)
                 except RouteError as refused:
                     status = self._refuse(request, refused.status, refused.message, refused.headers)
                 except Exception:
-                    # A resolver that breaks (its database gone, a bug) is a refusal for the client
-                    # and a traceback for us; the connection and the proxy carry on.
-                    _log.exception("%s: the resolver failed", self.options.name)
+                    # A resolver or hook that breaks (its database gone, a bug) is a refusal for the
+                    # client and a traceback for us; the connection and the proxy carry on.
+                    _log.exception("%s: the resolver or the request hook failed", self.options.name)
                     status = self._refuse(request, 503, "this request cannot be routed right now")
                 else:
                     upstream_name = upstream.name
@@ -447,7 +450,7 @@ class Exchange(asyncio.Protocol):
         return status
 
     async def _forward(self, request: Request, upstream: Upstream, query: bytes) -> int:
-        address = (upstream.host, upstream.port)
+        address = upstream.address
         head = self._request_head(request, upstream, query, upgrade=False)
         for attempt in (1, 2):
             try:
@@ -508,7 +511,7 @@ class Exchange(asyncio.Protocol):
 
     async def _websocket(self, request: Request, upstream: Upstream, query: bytes, started: float) -> int:
         try:
-            connection = await self.engine.pool.connect((upstream.host, upstream.port))
+            connection = await self.engine.pool.connect(upstream.address)
         except TimeoutError:
             return self._refuse(request, 504, f"{upstream.name} did not answer in time")
         except OSError:
@@ -555,8 +558,10 @@ class Exchange(asyncio.Protocol):
             drop=_ANSWERED_HERE,
         )
         host = f"[{upstream.host}]" if ":" in upstream.host else upstream.host
+        if upstream.socket is None:
+            host = f"{host}:{upstream.port}"
         target = upstream.path.encode("ascii") + (b"?" + query if query else b"")
-        lines = [request.method + b" " + target + b" HTTP/1.1", f"host: {host}:{upstream.port}".encode()]
+        lines = [request.method + b" " + target + b" HTTP/1.1", f"host: {host}".encode()]
         lines += [name + b": " + value for name, value in headers]
         if upgrade:
             lines += [b"connection: upgrade", b"upgrade: websocket"]

@@ -64,6 +64,20 @@ def without_cookies(value: bytes, names: Collection[bytes]) -> bytes:
     return b"; ".join(pair for pair in kept if pair.partition(b"=")[0].strip() not in names)
 
 
+def cookie_value(value: bytes, name: bytes) -> bytes | None:
+    """The value of the first cookie called ``name`` in a Cookie header value, or None.
+
+    The first, because a user agent lists cookies with longer paths first (RFC 6265 §5.4): a
+    cookie that script set for a narrower path comes before the server's own, so a caller that
+    trusts the value must still verify it (the edge looks it up as a session id).
+    """
+    for part in value.split(b";"):
+        key, separator, found = part.partition(b"=")
+        if separator and key.strip() == name:
+            return found.strip()
+    return None
+
+
 def upstream_request_headers(
     headers: RawHeaders,
     *,

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Collection
 from ._engine import Engine
 from ._logging import redact_query_strings
 from ._types import MIB, Observer, Options
-from .routes import Resolver
+from .routes import RequestHook, Resolver
 
 _log = logging.getLogger("cial_proxy")
 
@@ -99,6 +99,7 @@ def create_proxy(
     max_connections: int = 1024,
     max_message_size: int = 16 * MIB,
     observer: Observer | None = None,
+    request_hook: RequestHook | None = None,
 ) -> Proxy:
     """A proxy that sends each request where ``resolver`` says (HTTP/1.1 streaming + WebSocket).
 
@@ -115,6 +116,8 @@ def create_proxy(
     - ``max_message_size``: a WebSocket message larger than this, in either direction, ends the
       session with close 1009.
     - ``observer``: told of each request and WebSocket (metrics), see :class:`Observer`.
+    - ``request_hook``: rewrites each request's headers for the upstream it resolved to, or
+      refuses it (the edge: identity headers, Core's cookie), see :class:`RequestHook`.
     """
     redact_query_strings()
     options = Options(
@@ -127,6 +130,7 @@ def create_proxy(
         idle_timeout=idle_timeout,
         max_connections=max_connections,
         max_message_size=max_message_size,
+        request_hook=request_hook,
     )
     return Proxy(resolver, options, observer)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from .routes import RequestHook
+
 RawHeaders = list[tuple[bytes, bytes]]
 
 MIB = 1024 * 1024
@@ -17,6 +19,7 @@ class Options:
     name: str = "proxy"
     trust_forwarded: bool = False
     strip_cookies: frozenset[bytes] = frozenset()
+    request_hook: RequestHook | None = None
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
     header_timeout: float = 5.0

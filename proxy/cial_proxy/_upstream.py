@@ -20,7 +20,8 @@ from ._types import Options, RawHeaders
 if TYPE_CHECKING:
     from ._engine import Exchange
 
-Address = tuple[str, int]
+# (host, port) for TCP, or the path of a unix socket.
+Address = tuple[str, int] | str
 
 
 class UpstreamError(Exception):
@@ -28,7 +29,8 @@ class UpstreamError(Exception):
 
 
 class UpstreamConnection(asyncio.Protocol):
-    """One TCP connection to an upstream; reports each response to the :class:`Exchange` using it."""
+    """One connection (TCP or unix socket) to an upstream; reports each response to the
+    :class:`Exchange` using it."""
 
     def __init__(self, pool: Pool, address: Address) -> None:
         self.pool = pool
@@ -180,9 +182,14 @@ class Pool:
     async def connect(self, address: Address) -> UpstreamConnection:
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(self._options.connect_timeout):
-            _, connection = await loop.create_connection(
-                lambda: UpstreamConnection(self, address), address[0], address[1]
-            )
+            if isinstance(address, str):
+                _, connection = await loop.create_unix_connection(
+                    lambda: UpstreamConnection(self, address), address
+                )
+            else:
+                _, connection = await loop.create_connection(
+                    lambda: UpstreamConnection(self, address), address[0], address[1]
+                )
         self.opened += 1
         return connection
 

@@ -12,15 +12,33 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+RequestHeaders = list[tuple[bytes, bytes]]
+
 
 @dataclass(frozen=True, slots=True)
 class Upstream:
-    """One place to forward to. ``path`` is what the upstream sees (already rewritten)."""
+    """One place to forward to. ``path`` is what the upstream sees (already rewritten).
+
+    ``socket``, when set, is the path of a unix socket the upstream listens on; ``host`` and
+    ``port`` then only name it in the Host header (see :meth:`unix`). A unix socket can be closed
+    to other local users by its directory's permissions, which a loopback port cannot.
+    """
 
     name: str
     host: str
     port: int
     path: str
+    socket: str | None = None
+
+    @classmethod
+    def unix(cls, name: str, socket: str, path: str) -> Upstream:
+        """An upstream on the unix socket ``socket``; it sees ``Host: localhost``."""
+        return cls(name, "localhost", 0, path, socket)
+
+    @property
+    def address(self) -> tuple[str, int] | str:
+        """What the connection pool dials and keys its idle connections by."""
+        return self.socket if self.socket is not None else (self.host, self.port)
 
 
 class RouteError(Exception):
@@ -42,6 +60,13 @@ class NoRoute(RouteError):
     """Nothing serves this host or path (404)."""
 
     status = 404
+
+
+class Forbidden(RouteError):
+    """The proxy will not forward this request, whoever asks (403), e.g. a service-worker script
+    fetch on an origin whose scripts the proxy's owner does not control."""
+
+    status = 403
 
 
 class Unavailable(RouteError):
@@ -70,3 +95,16 @@ class Resolver(Protocol):
         string); returning it unchanged as ``Upstream.path`` forwards the request exactly.
         """
         ...
+
+
+class RequestHook(Protocol):
+    """Called once per request after the resolver, before anything is sent upstream.
+
+    Returns the request headers the upstream should get (names are lower case, as the engine
+    parsed them), or raises a :class:`RouteError` to refuse. The engine still removes hop-by-hop,
+    framing and forwarding headers afterwards, so a hook cannot change how a message is framed.
+    Runs on the event loop for every request of its proxy: it must be quick. A proxy without a
+    hook (the router) pays nothing for this.
+    """
+
+    async def __call__(self, upstream: Upstream, headers: RequestHeaders) -> RequestHeaders: ...

@@ -1,22 +1,35 @@
-"""The tenant's edge: the only process on the public port, routing by path to the four services.
+"""The tenant's edge: the only process on the public port, routing by path to the services.
 
-``/.cial/api`` and below go to core back with that prefix stripped (the back's routes are ``/healthz``,
-``/visits``, ...); ``/.cial`` and below go to core front, which serves under the base path ``/.cial``
-and so sees the path unchanged; everything else is the tenant's own platform front. Platform back
-is internal: no path leads to it. Prefixes match whole segments, so ``/.cialx`` is the platform's.
+``/.cial/sso`` and ``/.cial/sign-out`` (exactly) go to core back as ``/sso`` and ``/sign-out``;
+``/.cial/api`` and below go to core back with that prefix stripped (the back's routes are
+``/healthz``, ``/visits``, ...); ``/.cial`` and below go to core front, which serves under the base
+path ``/.cial`` and so sees the path unchanged; everything else is the tenant's own platform
+front. Platform back is internal: no path leads to it. Prefixes match whole segments, so
+``/.cialx`` is the platform's.
+
+Core's services are dialled on their unix sockets (``agent`` cannot reach them), the platform on
+its loopback port. Each request's headers pass :class:`cial_core.identity.EdgeIdentity` first.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 from cial_proxy import Upstream, create_proxy, serve
 
-from cial_core.services import CORE_BACK_PORT, CORE_FRONT_PORT, EDGE_PORT, PLATFORM_FRONT_PORT
+from cial_core.identity import EdgeIdentity
+from cial_core.services import CORE_BACK_SOCKET, CORE_FRONT_SOCKET, EDGE_PORT, PLATFORM_FRONT_PORT
+from cial_core.sessions import SessionReader
 
 LOOPBACK = "127.0.0.1"
 API_PREFIX = "/.cial/api"
 CORE_PREFIX = "/.cial"
+# Core back's sign-in routes, reached from outside under Core's prefix (docs/sso-contract.md).
+CORE_BACK_EXACT = {"/.cial/sso": "/sso", "/.cial/sign-out": "/sign-out"}
+DATA_DIR_VARIABLE = "CIAL_DATA_DIR"
+DEFAULT_DATA_DIR = "/var/lib/cial"
 
 
 def _under(path: str, prefix: str) -> bool:
@@ -25,10 +38,13 @@ def _under(path: str, prefix: str) -> bool:
 
 def route(path: str) -> Upstream:
     """Where a request for ``path`` goes inside the container, and the path that service sees."""
+    exact = CORE_BACK_EXACT.get(path)
+    if exact is not None:
+        return Upstream.unix("core-back", CORE_BACK_SOCKET, exact)
     if _under(path, API_PREFIX):
-        return Upstream("core-back", LOOPBACK, CORE_BACK_PORT, path[len(API_PREFIX) :] or "/")
+        return Upstream.unix("core-back", CORE_BACK_SOCKET, path[len(API_PREFIX) :] or "/")
     if _under(path, CORE_PREFIX):
-        return Upstream("core-front", LOOPBACK, CORE_FRONT_PORT, path)
+        return Upstream.unix("core-front", CORE_FRONT_SOCKET, path)
     return Upstream("platform-front", LOOPBACK, PLATFORM_FRONT_PORT, path)
 
 
@@ -46,7 +62,10 @@ def prepare() -> Callable[[], None]:
     itself and replaces any a client sent; the edge keeps its values so the services see the
     public host and the client's address, not the router's.
     """
-    proxy = create_proxy(EdgeResolver(), name="edge", trust_forwarded=True)
+    sessions = SessionReader(Path(os.environ.get(DATA_DIR_VARIABLE, DEFAULT_DATA_DIR)))
+    proxy = create_proxy(
+        EdgeResolver(), name="edge", trust_forwarded=True, request_hook=EdgeIdentity(sessions)
+    )
     return lambda: serve(proxy, host="0.0.0.0", port=EDGE_PORT)
 
 

@@ -18,10 +18,13 @@ CORE_USER = "cial"
 AGENT_USER = "agent"
 
 EDGE_PORT = 8080
-CORE_BACK_PORT = 4000
-CORE_FRONT_PORT = 4001
 PLATFORM_FRONT_PORT = 3000
 PLATFORM_BACK_PORT = 3001
+# Core's services listen on unix sockets in a directory only `cial` may enter (the supervisor
+# makes it, 0700): `agent` can connect to any loopback port, but not to these. The edge dials them.
+CORE_SOCKET_DIR = "/run/cial-core"
+CORE_BACK_SOCKET = f"{CORE_SOCKET_DIR}/back.sock"
+CORE_FRONT_SOCKET = f"{CORE_SOCKET_DIR}/front.sock"
 
 # The only variables of the container's environment that reach `agent`'s processes. Anything
 # else an operator passes in (in particular every CIAL_* secret) stays on Core's side.
@@ -53,6 +56,10 @@ class Service:
     # Names of further services the process runs itself, each with its own output stream on
     # file descriptors 3, 4, ... (the platform front forks the platform back).
     extra_outputs: tuple[str, ...] = ()
+    # Addresses ("/path/of.sock" or "host:port") that must accept connections before this service
+    # is started: the platform waits until Core's services and the edge hold their addresses,
+    # so agent code cannot bind one of them first and receive what was meant for Core.
+    starts_after: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if bool(self.argv) == (self.entry is not None):
@@ -87,8 +94,10 @@ def tenant_services(environ: Mapping[str, str]) -> list[Service]:
 
     # The platform is one program from its own interpreter: platform front, which forks platform
     # back (they share their imports that way; see cial_platform.launch). The back's output has
-    # a stream of its own. It starts first: the first page a visitor asks for (/) is the front's,
-    # and on a small machine the start-up CPU should go where that first request waits.
+    # a stream of its own. It starts last, once the edge and Core's services listen: `agent` may
+    # bind any free port, so it must not get the chance to take the edge's (Core's sockets are in
+    # a directory it cannot write to, but waiting for them too costs nothing and keeps the order
+    # one rule: Core first).
     platform = Service(
         name="platform-front",
         argv=(PLATFORM_PYTHON, *PYTHON_FLAGS, "-m", "cial_platform"),
@@ -96,10 +105,11 @@ def tenant_services(environ: Mapping[str, str]) -> list[Service]:
         env=agent_environment(environ),
         cwd=PLATFORM_HOME,
         extra_outputs=("platform-back",),
+        starts_after=(f"127.0.0.1:{EDGE_PORT}", CORE_BACK_SOCKET, CORE_FRONT_SOCKET),
     )
     return [
-        platform,
         core("edge", "cial_core.edge:prepare"),
         core("core-back", "cial_core.back.app:prepare"),
         core("core-front", "cial_core.front.app:prepare"),
+        platform,
     ]

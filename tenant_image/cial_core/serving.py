@@ -1,4 +1,4 @@
-"""Serving one of Core's Litestar apps on its loopback port.
+"""Serving one of Core's Litestar apps on its unix socket (see ``cial_core.services``).
 
 Core's services are prepared inside the supervisor and run in a forked child (see
 ``cial_core.supervisor``): :func:`prepare` builds the app and the server configuration before the
@@ -16,12 +16,12 @@ import warnings
 from collections.abc import Callable, Sequence
 
 import uvicorn
+from cial_proxy import redact_query_strings
 from litestar import Litestar
 from litestar.exceptions import HTTPException
-from litestar.types import ControllerRouterHandler, ExceptionHandlersMap, Scope
+from litestar.types import BeforeRequestHookHandler, ControllerRouterHandler, ExceptionHandlersMap, Scope
 from uvicorn.config import UvicornDeprecationWarning
 
-LOOPBACK = "127.0.0.1"
 WS_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"  # the supervisor adds the service, Docker the time
 
@@ -43,6 +43,7 @@ def create_litestar(
     route_handlers: Sequence[ControllerRouterHandler],
     *,
     exception_handlers: ExceptionHandlersMap | None = None,
+    before_request: BeforeRequestHookHandler | None = None,
 ) -> Litestar:
     """A Litestar app with the settings every Core service shares.
 
@@ -54,17 +55,23 @@ def create_litestar(
         route_handlers=route_handlers,
         exception_handlers=exception_handlers or {},
         after_exception=[log_unexpected],
+        before_request=before_request,
         logging_config=None,
         openapi_config=None,
     )
 
 
-def prepare(app: Litestar, *, port: int) -> Callable[[], None]:
-    """Build the server for ``app`` now; return the function that runs it (in the child)."""
+def prepare(app: Litestar, *, socket: str) -> Callable[[], None]:
+    """Build the server for ``app`` on the unix socket ``socket`` now; return the function that
+    runs it (in the child)."""
     config = uvicorn.Config(
         app,
-        host=LOOPBACK,
-        port=port,
+        uds=socket,
+        # The edge is the only client, and it passes the public host and scheme in X-Forwarded-*
+        # as headers the app reads where it needs them. uvicorn must not rewrite the client
+        # address or scheme from them: they may come from any client the edge forwarded.
+        proxy_headers=False,
+        forwarded_allow_ips=[],
         loop="asyncio",
         http="h11",
         # uvicorn's websockets (legacy) implementation, not the sans-I/O one "auto" now picks: that
@@ -91,6 +98,9 @@ def prepare(app: Litestar, *, port: int) -> Callable[[], None]:
 
     def serve() -> None:
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+        # uvicorn names the whole target (query included) in its WebSocket lines; a query may
+        # hold an SSO token, and no log line may.
+        redact_query_strings()
         uvicorn.Server(config).run()
 
     return serve

@@ -25,7 +25,10 @@ import importlib
 import os
 import pwd
 import selectors
+import shutil
 import signal
+import socket
+import stat
 import sys
 import time
 import traceback
@@ -34,7 +37,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import BinaryIO, NoReturn
 
-from cial_core.services import Service, tenant_services
+from cial_core.services import CORE_SOCKET_DIR, CORE_USER, Service, tenant_services
 
 STOP_GRACE_SECONDS = 2.0
 # SIGCHLD and closed pipes wake the loop at once; this is only the safety net.
@@ -44,6 +47,9 @@ SHORT_POLL_SECONDS = 0.05
 READ_CHUNK = 65536
 HIGH_FD = 100  # where a child's output pipes wait while its descriptors are renumbered
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+# How long a service may take to listen before the ones that start after it give up.
+LISTEN_TIMEOUT_SECONDS = 30.0
+LISTEN_POLL_SECONDS = 0.02
 EXIT_SERVICE_DIED = 1
 EXIT_MISCONFIGURED = 2
 EXIT_CANNOT_EXEC = 127
@@ -306,12 +312,65 @@ def _stop_all(children: Sequence[_Child], selector: selectors.BaseSelector, log:
                 _close(stream, selector, log)
 
 
+def _accepts(address: str) -> bool:
+    """Whether something listens at ``address`` ("/path.sock" or "host:port") right now."""
+    try:
+        if address.startswith("/"):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                probe.settimeout(1.0)
+                probe.connect(address)
+        else:
+            host, _, port = address.rpartition(":")
+            socket.create_connection((host, int(port)), timeout=1.0).close()
+    except OSError:
+        return False
+    return True
+
+
+def _wait_until_listening(
+    service: Service,
+    children: Sequence[_Child],
+    selector: selectors.BaseSelector,
+    log: _Log,
+    stop_fd: int,
+    timeout: float,
+) -> int | None:
+    """Until every address ``service`` starts after accepts connections, relaying output meanwhile.
+
+    None when it may start; otherwise the exit code the supervisor should stop with (0: a stop was
+    requested; a service died or never listened: EXIT_SERVICE_DIED).
+    """
+    waiting = [address for address in service.starts_after if not _accepts(address)]
+    deadline = time.monotonic() + timeout
+    while waiting:
+        for key, _ in selector.select(LISTEN_POLL_SECONDS):
+            if isinstance(key.data, _Stream):
+                _relay(key.data, selector, log)
+            elif _stop_requested(stop_fd):
+                log.say("stop requested; stopping services")
+                return 0
+        for child in children:
+            returncode = child.poll()
+            if returncode is not None:
+                log.say(f"{child.service.name} died ({_describe(returncode)}); stopping the others")
+                return EXIT_SERVICE_DIED
+        if time.monotonic() > deadline:
+            log.say(
+                f"cannot start {service.name}: nothing listens on {', '.join(waiting)} after "
+                f"{timeout:.0f}s; stopping the others"
+            )
+            return EXIT_SERVICE_DIED
+        waiting = [address for address in waiting if not _accepts(address)]
+    return None
+
+
 def supervise(
     services: Sequence[Service],
     *,
     out: BinaryIO,
     stop_fd: int,
     grace: float = STOP_GRACE_SECONDS,
+    listen_timeout: float = LISTEN_TIMEOUT_SECONDS,
 ) -> int:
     """Run ``services`` until one dies (returns 1) or ``stop_fd`` asks to stop (returns 0).
 
@@ -326,6 +385,11 @@ def supervise(
         # One after the other, each prepared right before its fork: the first services are
         # already starting while the supervisor still imports what the later ones need.
         for service in services:
+            waited = _wait_until_listening(service, children, selector, log, stop_fd, listen_timeout)
+            if waited is not None:
+                _stop_all(children, selector, log, grace)
+                log.say(f"all services stopped; exiting with {waited}")
+                return waited
             try:
                 child = _spawn(_plan(service))
             except StartError as error:
@@ -366,12 +430,35 @@ def _wake(signum: int, frame: FrameType | None) -> None:
     """Nothing to do here: ``signal.set_wakeup_fd`` has already written the number to the loop."""
 
 
+def prepare_socket_directory(path: str = CORE_SOCKET_DIR, user: str = CORE_USER) -> None:
+    """A fresh, empty directory for Core's sockets, owned by ``user`` with mode 0700.
+
+    Made anew at every start (a restarted container keeps its files): nothing left in it from
+    before can be mistaken for a live socket, and its mode is this code's, whatever was there.
+    Only root can write to its parent (/run), so no one else can have put a link there.
+    """
+    account = pwd.getpwnam(user)
+    with contextlib.suppress(FileNotFoundError):
+        if stat.S_ISDIR(os.lstat(path).st_mode):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+    os.mkdir(path, 0o700)
+    os.chown(path, account.pw_uid, account.pw_gid)
+    os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
+
+
 def main() -> int:
     out = sys.stdout.buffer
     for variable, what in (("TENANT_ID", "tenant id"), ("TENANT_SLUG", "tenant slug")):
         if not os.environ.get(variable):
             _Log(out, []).say(f"{variable} is not set; start the container with -e {variable}=<{what}>")
             return EXIT_MISCONFIGURED
+    try:
+        prepare_socket_directory()
+    except (OSError, KeyError) as error:
+        _Log(out, []).say(f"cannot prepare {CORE_SOCKET_DIR} for Core's sockets: {error}")
+        return EXIT_MISCONFIGURED
     stop_read, stop_write = os.pipe()
     os.set_blocking(stop_read, False)
     os.set_blocking(stop_write, False)

@@ -21,6 +21,7 @@ class Run:
 
     services: Sequence[Service]
     grace: float = 2.0
+    listen_timeout: float = 10.0
     out: io.BytesIO = field(default_factory=io.BytesIO)
     code: int | None = None
 
@@ -31,7 +32,13 @@ class Run:
         self._thread.start()
 
     def _run(self) -> None:
-        self.code = supervise(self.services, out=self.out, stop_fd=self._stop_read, grace=self.grace)
+        self.code = supervise(
+            self.services,
+            out=self.out,
+            stop_fd=self._stop_read,
+            grace=self.grace,
+            listen_timeout=self.listen_timeout,
+        )
 
     @property
     def text(self) -> str:
@@ -56,7 +63,9 @@ class Run:
         os.close(self._stop_write)
 
 
-def start(runs: list[Run], services: Sequence[Service], grace: float = 2.0) -> Run:
-    run = Run(services, grace)
+def start(
+    runs: list[Run], services: Sequence[Service], grace: float = 2.0, listen_timeout: float = 10.0
+) -> Run:
+    run = Run(services, grace, listen_timeout)
     runs.append(run)
     return run

@@ -107,6 +107,24 @@ class TestPlatform:
         with TestClient(platform_front()) as client:
             assert "<h1>Platform · Tenant acme</h1>" in client.get("/").text
 
+    def test_front_home_signed_out_says_so_and_offers_no_sign_out(self) -> None:
+        with TestClient(platform_front()) as client:
+            page = client.get("/").text
+        assert "signed in as" not in page
+        assert "/.cial/sign-out" not in page
+
+    def test_front_home_names_who_the_edge_says_is_signed_in_escaped(self) -> None:
+        with TestClient(platform_front()) as client:
+            page = client.get("/", headers={"X-Cial-User-Email": "o<b>@example.com"}).text
+        assert "Tenant acme · signed in as o&lt;b&gt;@example.com" in page
+        assert '<form method="post" action="/.cial/sign-out">' in page
+
+    def test_front_shows_the_request_headers_it_received(self) -> None:
+        with TestClient(platform_front()) as client:
+            seen = client.get("/.platform/request-headers", headers={"Cookie": "a=1", "X-Probe": "p"}).json()
+        assert seen["headers"]["cookie"] == "a=1"
+        assert seen["headers"]["x-probe"] == "p"
+
     def test_front_websocket_echo(self) -> None:
         with TestClient(platform_front()) as client, client.websocket_connect("/ws") as ws:
             ws.send_text("pong")

@@ -3,6 +3,8 @@ from __future__ import annotations
 import pytest
 from cial_core.services import (
     AGENT_USER,
+    CORE_BACK_SOCKET,
+    CORE_FRONT_SOCKET,
     CORE_USER,
     PLATFORM_PYTHON,
     Service,
@@ -68,8 +70,11 @@ class TestTenantServices:
         }
         assert services["platform-front"].extra_outputs == ("platform-back",)
 
-    def test_the_platform_front_starts_first(self) -> None:
-        assert tenant_services(CONTAINER_ENV)[0].name == "platform-front"
+    def test_core_starts_first_and_the_platform_only_once_cores_addresses_are_taken(self) -> None:
+        services = tenant_services(CONTAINER_ENV)
+        assert [service.name for service in services] == ["edge", "core-back", "core-front", "platform-front"]
+        assert set(services[-1].starts_after) == {"127.0.0.1:8080", CORE_BACK_SOCKET, CORE_FRONT_SOCKET}
+        assert all(not service.starts_after for service in services[:-1])
 
     def test_core_runs_forked_functions_and_the_platform_its_own_interpreter(self) -> None:
         for service in tenant_services(CONTAINER_ENV):

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 
 import pytest
 from cial_core.services import Service
@@ -196,3 +199,89 @@ class TestStop:
         assert run.result() == 0
         assert grace <= time.monotonic() - stopped < grace + 2
         assert "stubborn ignored SIGTERM" in run.text
+
+
+# Listens on the unix socket argv[1] after a moment, so that a service waiting for it must wait.
+LISTENER = (
+    "import socket, sys, time; s = socket.socket(socket.AF_UNIX); time.sleep(0.3); s.bind(sys.argv[1]); "
+    "s.listen(); print('listening', flush=True); time.sleep(60)"
+)
+
+
+# Connects to the unix socket argv[1] the moment it starts: it fails if started too early.
+CONNECTS = (
+    "import socket, sys, time; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
+    "print('connected', flush=True); time.sleep(60)"
+)
+
+
+@pytest.fixture
+def socket_path() -> Iterator[str]:
+    # Short on purpose: a unix socket's path must fit in 108 bytes, pytest's tmp_path may not.
+    directory = tempfile.mkdtemp(prefix="cial-sv-", dir="/tmp")
+    try:
+        yield f"{directory}/core.sock"
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+class TestStartOrder:
+    def test_a_service_starts_only_once_the_addresses_it_waits_for_accept(
+        self, running: list[Run], socket_path: str
+    ) -> None:
+        listener = Service(
+            name="core", argv=(sys.executable, "-u", "-c", LISTENER, socket_path), user=None, env={}
+        )
+        waiter = Service(
+            name="platform",
+            argv=(sys.executable, "-u", "-c", CONNECTS, socket_path),
+            user=None,
+            env={},
+            starts_after=(socket_path,),
+        )
+        run = start(running, [listener, waiter])
+        run.until_output("platform   | connected")
+        run.stop()
+        assert run.result() == 0
+
+    def test_an_address_that_never_listens_stops_everything(
+        self, running: list[Run], socket_path: str
+    ) -> None:
+        waiter = Service(
+            name="platform",
+            argv=(sys.executable, "-u", "-c", SLEEPER),
+            user=None,
+            env={},
+            starts_after=(socket_path,),
+        )
+        run = start(running, [program("core", SLEEPER), waiter], listen_timeout=0.3)
+        assert run.result() == 1
+        assert f"cannot start platform: nothing listens on {socket_path}" in run.text
+        assert "started platform" not in run.text
+
+    def test_a_service_dying_while_others_wait_for_it_stops_everything(
+        self, running: list[Run], socket_path: str
+    ) -> None:
+        waiter = Service(
+            name="platform",
+            argv=(sys.executable, "-u", "-c", SLEEPER),
+            user=None,
+            env={},
+            starts_after=(socket_path,),
+        )
+        run = start(running, [program("core", "import sys; sys.exit(4)"), waiter])
+        assert run.result() == 1
+        assert "core died (exit code 4); stopping the others" in run.text
+
+    def test_a_stop_while_waiting_is_a_clean_stop(self, running: list[Run], socket_path: str) -> None:
+        waiter = Service(
+            name="platform",
+            argv=(sys.executable, "-u", "-c", SLEEPER),
+            user=None,
+            env={},
+            starts_after=(socket_path,),
+        )
+        run = start(running, [program("core", SLEEPER), waiter])
+        run.until_output("core       | ready")
+        run.stop()
+        assert run.result() == 0

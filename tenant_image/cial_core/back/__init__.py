@@ -1,1 +1,2 @@
-"""Core back: Core's API, served on 127.0.0.1:4000 and reached from outside as ``/.cial/api/*``."""
+"""Core back: Core's API, served on a unix socket in /run/cial-core and reached from outside as
+``/.cial/api/*`` (and ``/.cial/sso``, ``/.cial/sign-out``)."""

@@ -7,6 +7,9 @@
 - ``GET /request-info``: the path and forwarding headers this service received, so the edge's
   rewriting can be observed from outside.
 - ``/ws``: WebSocket echo (text and binary), to prove WebSocket routing end to end.
+- ``GET /sso``, ``POST /sign-out``: the SSO handoff (``cial_core.back.signin``).
+
+Every write from another origin is refused (``cial_core.back.origin``).
 """
 
 from __future__ import annotations
@@ -22,18 +25,22 @@ from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from cial_core import serving
 from cial_core.back.bulk import digest, pattern
+from cial_core.back.origin import refuse_cross_origin_writes
 from cial_core.back.readiness import Readiness
+from cial_core.back.signin import sign_in, sign_out
+from cial_core.back.sso import SsoSettings, TokenVerifier
 from cial_core.back.visits import VisitCounter, VisitStoreError
 from cial_core.echo import echo_until_closed
-from cial_core.services import CORE_BACK_PORT, CORE_FRONT_PORT, PLATFORM_BACK_PORT, PLATFORM_FRONT_PORT
+from cial_core.services import CORE_BACK_SOCKET, CORE_FRONT_SOCKET, PLATFORM_BACK_PORT, PLATFORM_FRONT_PORT
 from cial_core.serving import create_litestar, tenant_slug
+from cial_core.sessions import SignInStore
 
 DATA_DIR_VARIABLE = "CIAL_DATA_DIR"
 DEFAULT_DATA_DIR = "/var/lib/cial"
 FORWARDING_HEADERS = ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host")
 # The edge needs no check: health is asked through it.
-SIBLINGS = {
-    "core-front": CORE_FRONT_PORT,
+SIBLINGS: dict[str, int | str] = {
+    "core-front": CORE_FRONT_SOCKET,
     "platform-front": PLATFORM_FRONT_PORT,
     "platform-back": PLATFORM_BACK_PORT,
 }
@@ -91,18 +98,34 @@ async def echo(socket: WebSocket[Any, Any, Any]) -> None:
     await echo_until_closed(socket)
 
 
-def create_app(data_dir: Path | None = None, siblings: Mapping[str, int] | None = None) -> Litestar:
-    """``siblings``: the services (name -> loopback port) health waits for; by default the tenant's."""
-    directory = data_dir or Path(os.environ.get(DATA_DIR_VARIABLE, DEFAULT_DATA_DIR))
-    app = create_litestar([healthz, read_visits, count_visit, request_info, echo, digest, pattern])
+def data_directory() -> Path:
+    return Path(os.environ.get(DATA_DIR_VARIABLE, DEFAULT_DATA_DIR))
+
+
+def create_app(
+    data_dir: Path | None = None,
+    siblings: Mapping[str, int | str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Litestar:
+    """``siblings``: the services (name -> loopback port or socket path) health waits for; by
+    default the tenant's. ``environ``: where the SSO settings are read, by default os.environ."""
+    directory = data_dir or data_directory()
+    app = create_litestar(
+        [healthz, read_visits, count_visit, request_info, echo, digest, pattern, sign_in, sign_out],
+        before_request=refuse_cross_origin_writes,
+    )
     app.state.visits = VisitCounter(directory)
     app.state.readiness = Readiness(SIBLINGS if siblings is None else siblings)
+    settings = SsoSettings.from_environ(os.environ if environ is None else environ)
+    app.state.sso_verifier = TokenVerifier(settings)
+    app.state.sign_in = store = SignInStore(directory)
+    app.on_shutdown.append(store.close)
     return app
 
 
 def prepare() -> Callable[[], None]:
     """Called by the supervisor before it forks; the child runs what this returns."""
-    return serving.prepare(create_app(), port=CORE_BACK_PORT)
+    return serving.prepare(create_app(), socket=CORE_BACK_SOCKET)
 
 
 def main() -> None:

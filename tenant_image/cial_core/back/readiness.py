@@ -16,7 +16,9 @@ CONNECT_TIMEOUT_SECONDS = 1.0
 
 
 class Readiness:
-    def __init__(self, services: Mapping[str, int], host: str = "127.0.0.1") -> None:
+    """``services``: name -> where it listens, a loopback port or the path of a unix socket."""
+
+    def __init__(self, services: Mapping[str, int | str], host: str = "127.0.0.1") -> None:
         self._host = host
         self._waiting = dict(services)
 
@@ -30,11 +32,14 @@ class Readiness:
                     del self._waiting[name]
         return sorted(self._waiting)
 
-    async def _listening(self, port: int) -> bool:
+    async def _listening(self, address: int | str) -> bool:
+        connecting = (
+            asyncio.open_unix_connection(address)
+            if isinstance(address, str)
+            else asyncio.open_connection(self._host, address)
+        )
         try:
-            _, writer = await asyncio.wait_for(
-                asyncio.open_connection(self._host, port), timeout=CONNECT_TIMEOUT_SECONDS
-            )
+            _, writer = await asyncio.wait_for(connecting, timeout=CONNECT_TIMEOUT_SECONDS)
         except (OSError, TimeoutError):
             return False
         writer.close()

@@ -1,1 +1,1 @@
-"""Core front: Core's pages, served on 127.0.0.1:4001 under the base path ``/.cial``."""
+"""Core front: Core's pages, served on a unix socket in /run/cial-core under the base path ``/.cial``."""

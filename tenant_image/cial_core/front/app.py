@@ -17,7 +17,7 @@ from litestar.status_codes import HTTP_404_NOT_FOUND
 
 from cial_core import serving
 from cial_core.echo import echo_until_closed
-from cial_core.services import CORE_FRONT_PORT
+from cial_core.services import CORE_FRONT_SOCKET
 from cial_core.serving import create_litestar, tenant_slug
 
 BASE_PATH = "/.cial"
@@ -56,7 +56,7 @@ def create_app() -> Litestar:
 
 def prepare() -> Callable[[], None]:
     """Called by the supervisor before it forks; the child runs what this returns."""
-    return serving.prepare(create_app(), port=CORE_FRONT_PORT)
+    return serving.prepare(create_app(), socket=CORE_FRONT_SOCKET)
 
 
 def main() -> None:

@@ -1,6 +1,9 @@
 """Platform front's pages.
 
-- ``GET /``: the placeholder page, naming the tenant read at request time.
+- ``GET /``: the placeholder page, naming the tenant read at request time; with the identity the
+  edge adds (``X-Cial-User-Email``), who is signed in and a sign-out button.
+- ``GET /.platform/request-headers``: ``{"headers": {name: value}}`` of the request as it arrived
+  here, so what the edge lets through to agent code can be seen from outside.
 - ``/ws``: WebSocket echo (text and binary).
 - anything else: an HTML 404 that says it came from the platform.
 """
@@ -27,10 +30,29 @@ def _page(title: str, body: str) -> str:
     )
 
 
+# The edge removes any such header a client sent and adds it only for a live Core session.
+EMAIL_HEADER = "x-cial-user-email"
+SIGN_OUT_PATH = "/.cial/sign-out"
+
+
 @get("/", media_type="text/html", sync_to_thread=False)
-def home() -> str:
-    title = f"Platform · Tenant {escape(tenant_slug())}"
-    return _page(title, f"<h1>{title}</h1>")
+def home(request: Request[Any, Any, Any]) -> str:
+    slug = escape(tenant_slug())
+    title = f"Platform · Tenant {slug}"
+    email = request.headers.get(EMAIL_HEADER)
+    if not email:
+        return _page(title, f"<h1>{title}</h1><p>Not signed in.</p>")
+    signed_in = (
+        f"<p>Tenant {slug} · signed in as {escape(email)}</p>"
+        f'<form method="post" action="{SIGN_OUT_PATH}"><button type="submit">Sign out</button></form>'
+    )
+    return _page(title, f"<h1>{title}</h1>{signed_in}")
+
+
+@get("/.platform/request-headers", sync_to_thread=False)
+def request_headers(request: Request[Any, Any, Any]) -> dict[str, dict[str, str]]:
+    headers = request.headers
+    return {"headers": {name: ", ".join(headers.getall(name)) for name in headers}}
 
 
 @websocket("/ws")
@@ -45,7 +67,7 @@ def not_found(request: Request[Any, Any, Any], _: NotFoundException) -> Response
 
 
 def create_app() -> Litestar:
-    return create_litestar([home, echo], exception_handlers={NotFoundException: not_found})
+    return create_litestar([home, request_headers, echo], exception_handlers={NotFoundException: not_found})
 
 
 def main() -> None:
