@@ -138,8 +138,11 @@ def main() -> None:
             host = {"Host": f"{slug}.localhost:8080"}
             owner.post(f"/api/admin/tenants/{slug}/stop")
             stops.append(until(lambda h=host: httpx.get(stack.router_url, headers=h).status_code == 503, 10))
+            # The router answers 503 from `stopping` on; start is refused until `stopped`.
+            until(lambda s=slug: owner.get(f"/api/admin/tenants/{s}").json()["state"] == "stopped", 60)
             started = time.perf_counter()
-            owner.post(f"/api/admin/tenants/{slug}/start")
+            accepted = owner.post(f"/api/admin/tenants/{slug}/start")
+            assert accepted.status_code == 202, accepted.text
             until(lambda h=host: httpx.get(stack.router_url, headers=h).status_code == 200, 60)
             starts.append(time.perf_counter() - started)
         print(
