@@ -11,6 +11,7 @@ from cial_app.sso import rules
 from cial_app.sso.keys import tenant_key
 from cial_app.sso.tokens import mint
 from cial_app.tenants.service import TenantService
+from cial_app.tenants.states import TenantState
 
 # Where the tenant's edge hands the token to Core (docs/sso-contract.md, the flow, step 2).
 SSO_PATH = "/.cial/sso"
@@ -34,6 +35,16 @@ class SsoService:
     @property
     def configured(self) -> bool:
         return self._settings.sso_secret is not None
+
+    def why_not_open(self, state: TenantState) -> str | None:
+        """None when a tenant in `state` can be opened now, else why not (for the page to show
+        instead of the Open link, so nobody clicks into a refusal)."""
+        reason = rules.why_not(state)
+        if reason is not None:
+            return f"the tenant {reason}."
+        if not self.configured:
+            return "SSO is not configured (CIAL_SSO_SECRET)."
+        return None
 
     async def open_url(self, slug: str, user: Account) -> str:
         """The one-minute sign-in link of `user` into tenant `slug`. The URL holds a bearer token:
