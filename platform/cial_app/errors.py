@@ -89,6 +89,13 @@ class UnsupportedMediaType(AppError):
     code = "unsupported_media_type"
 
 
+class Unavailable(AppError):
+    """A feature this App instance is not set up for, or cannot serve right now."""
+
+    status = 503
+    code = "unavailable"
+
+
 class TooManyAttempts(AppError):
     status = 429
     code = "too_many_attempts"

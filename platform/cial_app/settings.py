@@ -15,6 +15,7 @@ from cial_app.errors import ConfigurationError
 from cial_app.orchestrator import drivers
 from cial_app.orchestrator.base import DEFAULT_CPUS, DEFAULT_MEMORY_BYTES, DEFAULT_PIDS_LIMIT, parse_memory
 from cial_app.orchestrator.errors import InvalidSpec
+from cial_app.sso.keys import MASTER_SECRET_MIN_BYTES
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -73,7 +74,12 @@ class Settings:
     tenant_memory_bytes: int = DEFAULT_MEMORY_BYTES
     tenant_cpus: float = DEFAULT_CPUS
     tenant_pids_limit: int = DEFAULT_PIDS_LIMIT
-    sso_secret: str | None = None
+    # The SSO master secret (CIAL_SSO_SECRET). Never handed to a tenant: each gets a key derived
+    # from it (cial_app.sso.keys). None: the App runs, but "Open" answers 503 and new tenants get
+    # no key. Kept out of the repr, so printing the settings never prints it.
+    sso_secret: str | None = field(default=None, repr=False)
+    # Where a tenant's pages (Core's SSO refusal) link back to: the admin, as the browser sees it.
+    admin_url: str = "http://localhost:3100/admin"
     debug: bool = False
 
     def tenant_url(self, slug: str) -> str:
@@ -124,7 +130,8 @@ class Settings:
             tenant_memory_bytes=_memory(env, "CIAL_TENANT_MEMORY", defaults.tenant_memory_bytes),
             tenant_cpus=_float(env, "CIAL_TENANT_CPUS", defaults.tenant_cpus, minimum=0.01, maximum=64),
             tenant_pids_limit=_int(env, "CIAL_TENANT_PIDS_LIMIT", defaults.tenant_pids_limit, minimum=16),
-            sso_secret=env.get("CIAL_SSO_SECRET") or None,
+            sso_secret=_sso_secret(env),
+            admin_url=_admin_url(env, defaults.admin_url),
             debug=_bool(env, "CIAL_DEBUG", defaults.debug),
         )
 
@@ -144,6 +151,24 @@ def _url_template(env: Mapping[str, str], default: str) -> str:
     if "{slug}" not in template or template.count("{") != 1:
         raise ConfigurationError(f"CIAL_TENANT_URL_TEMPLATE must contain {{slug}} once, got {template!r}")
     return template
+
+
+def _sso_secret(env: Mapping[str, str]) -> str | None:
+    secret = env.get("CIAL_SSO_SECRET") or None
+    if secret is not None and len(secret.encode()) < MASTER_SECRET_MIN_BYTES:
+        # Says how long it is, never what it is.
+        raise ConfigurationError(
+            f"CIAL_SSO_SECRET must be at least {MASTER_SECRET_MIN_BYTES} bytes, got {len(secret.encode())}; "
+            "`make local-up` generates one into .local/secrets.env"
+        )
+    return secret
+
+
+def _admin_url(env: Mapping[str, str], default: str) -> str:
+    url = (env.get("CIAL_ADMIN_URL") or "").strip().rstrip("/") or default
+    if not url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"CIAL_ADMIN_URL must be an http:// or https:// URL, got {url!r}")
+    return url
 
 
 def _subnet_pool(env: Mapping[str, str]) -> str | None:

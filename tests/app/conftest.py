@@ -44,8 +44,11 @@ POSTGRES_URL = os.environ.get("CIAL_TEST_DATABASE_URL")
 
 # Never the Docker driver in fast tests (an App here must not see, let alone sweep, real tenant
 # containers); rounds of the reconciler only when a test asks for them.
+# SSO is set up as in a real App (tests of an App without it replace this with None).
+SSO_SECRET = "fast-tests-sso-master-secret-0123456789abcdef"
 TEST_SETTINGS: dict[str, Any] = {
     "orchestrator": "memory",
+    "sso_secret": SSO_SECRET,
     "health_deadline_seconds": 1.0,
     "reconcile_interval_seconds": 3600.0,
 }

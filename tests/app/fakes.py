@@ -42,6 +42,8 @@ class FakeEngine:
         # operation -> the error every call of it raises (after passing its gate)
         self.failures: dict[str, Exception] = {}
         self.closed = False
+        # slug -> the last spec a create was asked for (what the machine's environment holds)
+        self.specs: dict[str, MachineSpec] = {}
 
     # ----------------------------------------------------------------------------- the levers
 
@@ -95,6 +97,7 @@ class FakeEngine:
     # ---------------------------------------------------------------------------- the Protocol
 
     async def create(self, spec: MachineSpec) -> Machine:
+        self.specs[spec.slug] = spec
         await self._pass("create", spec.slug)
         return await self.memory.create(spec)
 

@@ -1,14 +1,17 @@
 """The admin's tenant pages from L3 on: the list follows state changes (with a small script; the
 page is complete without it) and shows ports; a tenant's page has Stop / Start / Restart / Delete
-as CSRF-protected forms that work without JavaScript, and shows the tenant's log lines and events."""
+as CSRF-protected forms that work without JavaScript, and shows the tenant's log lines and events.
+From L5 a running tenant has an Open link (SSO); one that is not running says why not."""
 
 from __future__ import annotations
 
 import re
 
-from testkit.owner import act, create, tenant
+from cial_app.settings import Settings
 
-from .conftest import SAME_ORIGIN, Client, Running, form_token, post_form
+from testkit.owner import Owner, act, create, sign_up, tenant
+
+from .conftest import OWNER, SAME_ORIGIN, Client, Running, form_token, post_form, run_app, with_
 from .test_lifecycle import running_tenant
 
 
@@ -177,3 +180,79 @@ class TestDeleteForm:
         assert "Tenant &#39;acme&#39; deleted" in page or "Tenant 'acme' deleted" in page
         assert 'data-slug="acme"' not in page
         assert await running.engine.machines_of(body["id"]) == []
+
+
+OPEN_LINK = '<a class="button" href="/api/admin/tenants/acme/open" rel="noreferrer">Open</a>'
+
+
+class TestOpenLink:
+    async def test_a_running_tenants_page_has_the_open_link(self, running: Running, owner: Client) -> None:
+        await running_tenant(running, owner)
+        page = (await owner.get("/admin/tenants/acme")).text
+        assert OPEN_LINK in page
+        assert page.count(">Open</a>") == 1  # the one link the browser spec clicks by name
+        assert "Open is unavailable" not in page
+
+    async def test_the_link_lands_on_the_open_redirect(self, running: Running, owner: Client) -> None:
+        await running_tenant(running, owner)
+        page = (await owner.get("/admin/tenants/acme")).text
+        href = re.search(r'<a class="button" href="([^"]+)" rel="noreferrer">Open</a>', page)
+        assert href is not None
+        followed = await owner.get(href.group(1), headers={"Accept": "text/html"})
+        assert followed.status_code == 303
+        assert followed.headers["location"].startswith("http://acme.localhost:8080/.cial/sso?token=")
+
+    async def test_a_stopped_tenant_says_why_it_cannot_be_opened_instead(
+        self, running: Running, owner: Client
+    ) -> None:
+        await running_tenant(running, owner)
+        await act(owner, "acme", "stop")
+        await running.settle()
+        page = (await owner.get("/admin/tenants/acme")).text
+        assert ">Open</a>" not in page
+        assert (
+            '<span class="muted" id="open-unavailable">Open is unavailable: the tenant is stopped; '
+            "start it and wait until it is running.</span>"
+        ) in page
+
+    async def test_a_tenant_coming_up_has_no_link_until_it_runs(
+        self, running: Running, owner: Client
+    ) -> None:
+        gate = running.engine.hold("create")
+        await create(owner, "acme")
+        page = (await owner.get("/admin/tenants/acme")).text
+        assert ">Open</a>" not in page
+        assert "is still being provisioned; wait until it is running" in page
+        # The page reloads itself when the state it shows changes (admin.js): Open then appears.
+        assert 'data-shown="provisioning|' in page
+        gate.open()
+        await running.settle()
+        assert OPEN_LINK in (await owner.get("/admin/tenants/acme")).text
+
+    async def test_without_the_master_secret_the_page_says_sso_is_not_configured(
+        self, settings: Settings
+    ) -> None:
+        async with run_app(with_(settings, sso_secret=None)) as app:
+            await sign_up(app.client, Owner.of(OWNER))
+            await running_tenant(app, app.client)
+            page = (await app.client.get("/admin/tenants/acme")).text
+            assert ">Open</a>" not in page
+            assert "Open is unavailable: SSO is not configured (CIAL_SSO_SECRET)." in page
+            assert ">Open</a>" not in (await app.client.get("/admin")).text
+
+    async def test_the_list_has_an_open_link_for_each_running_tenant(
+        self, running: Running, owner: Client
+    ) -> None:
+        await running_tenant(running, owner, "acme")
+        gate = running.engine.hold("create")
+        await create(owner, "globex")
+        page = (await owner.get("/admin")).text
+        assert '<a class="open" href="/api/admin/tenants/acme/open" rel="noreferrer">Open</a>' in page
+        assert "/api/admin/tenants/globex/open" not in page
+        assert 'data-sso="on"' in page
+        gate.open()
+        await running.settle()
+
+    async def test_the_script_adds_the_open_link_when_a_row_becomes_running(self, owner: Client) -> None:
+        script = (await owner.get("/admin/static/admin.js")).text
+        assert '"/open"' in script and 'rel = "noreferrer"' in script

@@ -93,9 +93,17 @@ class TestOpenApiDocument:
             "/api/admin/tenants/{slug}/restart",
             "/api/admin/tenants/{slug}/events",
             "/api/admin/tenants/{slug}/logs",
+            "/api/admin/tenants/{slug}/open",
         ):
             assert path in paths, path
         assert not any(path.startswith("/admin") for path in paths), "HTML pages are not API"
+
+    async def test_open_documents_its_redirect_and_each_refusal(self, client: Client) -> None:
+        paths = (await client.get("/schema/openapi.json")).json()["paths"]
+        responses = paths["/api/admin/tenants/{slug}/open"]["get"]["responses"]
+        assert {"303", "401", "403", "404", "409", "503"} <= set(responses)
+        headers = {name.lower() for name in responses["303"]["headers"]}
+        assert {"location", "cache-control", "referrer-policy"} <= headers
 
     async def test_the_tenant_model_lists_every_field(self, client: Client) -> None:
         schemas = (await client.get("/schema/openapi.json")).json()["components"]["schemas"]
@@ -114,5 +122,6 @@ def test_fuzzing_the_api_finds_no_server_error_and_no_undocumented_answer(
     # Fuzz as the owner, so the tenant routes are reached past the 401; signing out would end
     # that, so sign-out goes without the cookie.
     cookies = {} if case.path == "/api/auth/sign-out" else {"cial_session": owner_token}
-    response = case.call(cookies=cookies)
+    # Open's 303 leads off the App, to a tenant: the redirect is the answer under test.
+    response = case.call(cookies=cookies, allow_redirects=False)
     case.validate_response(response)

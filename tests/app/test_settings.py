@@ -23,6 +23,8 @@ class TestSettingsFromEnvironment:
         assert settings.health_via is HealthVia.PUBLISHED
         assert settings.health_deadline_seconds == 30.0
         assert settings.reconcile_interval_seconds == 5.0
+        assert settings.sso_secret is None
+        assert settings.admin_url == "http://localhost:3100/admin"
         assert (settings.tenant_memory_bytes, settings.tenant_cpus, settings.tenant_pids_limit) == (
             256 * 1024 * 1024,
             1.0,
@@ -45,7 +47,8 @@ class TestSettingsFromEnvironment:
                 "CIAL_TRUSTED_ORIGINS": "https://Admin.Example.com/, http://localhost:3100",
                 "CIAL_TENANT_IMAGE": "cial-tenant:test",
                 "CIAL_DOCKER_NETWORK": "cial_default",
-                "CIAL_SSO_SECRET": "s3cret",
+                "CIAL_SSO_SECRET": "s3cret-s3cret-s3cret-s3cret-s3cret",
+                "CIAL_ADMIN_URL": "http://localhost:3200/admin/",
                 "CIAL_DEBUG": "1",
                 "CIAL_ORCHESTRATOR": "memory",
                 "CIAL_INSTANCE": "spec-1",
@@ -71,7 +74,8 @@ class TestSettingsFromEnvironment:
             trusted_origins=frozenset({"https://admin.example.com", "http://localhost:3100"}),
             tenant_image="cial-tenant:test",
             docker_network="cial_default",
-            sso_secret="s3cret",
+            sso_secret="s3cret-s3cret-s3cret-s3cret-s3cret",
+            admin_url="http://localhost:3200/admin",
             debug=True,
             orchestrator="memory",
             instance="spec-1",
@@ -111,11 +115,20 @@ class TestSettingsFromEnvironment:
             ({"CIAL_TENANT_SUBNET_POOL": "ten.0.0.0/8"}, "must be a network like"),
             ({"CIAL_TENANT_SUBNET_POOL": "10.0.0.0/30"}, "smaller than one tenant's /29"),
             ({"CIAL_TENANT_URL_TEMPLATE": "http://localhost:8080"}, "must contain {slug}"),
+            ({"CIAL_SSO_SECRET": "short"}, "CIAL_SSO_SECRET must be at least 32 bytes, got 5"),
+            ({"CIAL_ADMIN_URL": "localhost:3100/admin"}, "CIAL_ADMIN_URL must be an http"),
         ],
     )
     def test_bad_values_are_refused_with_the_variable_named(self, env: dict[str, str], words: str) -> None:
         with pytest.raises(ConfigurationError, match=words):
             Settings.from_env(env)
+
+
+def test_the_sso_secret_is_never_in_the_settings_repr() -> None:
+    secret = "m" * 40
+    settings = Settings.from_env({"CIAL_SSO_SECRET": secret})
+    assert settings.sso_secret == secret
+    assert secret not in repr(settings)
 
 
 def test_the_router_settings_are_read_together() -> None:

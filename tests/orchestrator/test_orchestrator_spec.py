@@ -102,6 +102,12 @@ class TestTemplate:
         made = template.spec_for("7", "beta")
         assert (made.image, made.cpus, made.network, dict(made.env)) == ("img:1", 0.5, "cial-net", {"A": "1"})
 
+    def test_a_tenant_can_get_env_of_its_own_on_top_of_the_template(self) -> None:
+        template = MachineTemplate(image="img:1", env={"A": "1", "B": "template"})
+        made = template.spec_for("7", "beta", {"B": "own", "C": "3"})
+        assert dict(made.env) == {"A": "1", "B": "own", "C": "3"}
+        assert dict(template.spec_for("8", "gamma").env) == {"A": "1", "B": "template"}
+
 
 class TestAddresses:
     machine = Machine(

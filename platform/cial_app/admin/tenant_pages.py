@@ -17,9 +17,10 @@ from cial_app.admin.pages import HOME, AnyRequest, form_fields, page, refused, s
 from cial_app.errors import AppError, InvalidInput
 from cial_app.provisioning import ActionResult, Verb, allowed
 from cial_app.settings import Settings
+from cial_app.sso.service import SsoService
 from cial_app.tenants.rules import could_be_slug
 from cial_app.tenants.service import TenantService
-from cial_app.web.deps import AppSettings, Owner, Tenants
+from cial_app.web.deps import AppSettings, Owner, Sso, Tenants
 from cial_app.web.guards import owner_only
 
 LOG_LINES = 60
@@ -38,6 +39,7 @@ async def tenant_page(
     request: AnyRequest,
     settings: Settings,
     tenants: TenantService,
+    sso: SsoService,
     slug: str,
     *,
     status: int = 200,
@@ -47,7 +49,8 @@ async def tenant_page(
     buttons = {verb.value for verb in _BUTTONS if verb in allowed(tenant.state)}
     return page(
         request, settings, "tenant.html", status=status, tenant=tenant, events=await tenants.events(tenant),
-        logs=await tenants.logs(tenant, tail=LOG_LINES), allowed=buttons, **context,
+        logs=await tenants.logs(tenant, tail=LOG_LINES), allowed=buttons,
+        open_refused=sso.why_not_open(tenant.state), **context,
     )  # fmt: skip
 
 
@@ -62,6 +65,7 @@ class TenantPages(Controller):
         request: AnyRequest,
         owner: Owner,
         tenants: Tenants,
+        sso: Sso,
         settings: AppSettings,
         created: FromQuery[str | None] = None,
         deleted: FromQuery[str | None] = None,
@@ -72,11 +76,14 @@ class TenantPages(Controller):
         )
         if deleted and not any(t.slug == deleted for t in listing) and could_be_slug(deleted):
             notice = f"Tenant '{deleted}' deleted, with its container and its data."
-        return page(request, settings, "tenants.html", user=owner.user, tenants=listing, notice=notice)
+        return page(
+            request, settings, "tenants.html", user=owner.user, tenants=listing, notice=notice,
+            sso_ready=sso.configured,
+        )  # fmt: skip
 
     @post("/tenants", status_code=303)
     async def create_tenant(
-        self, request: AnyRequest, owner: Owner, tenants: Tenants, settings: AppSettings
+        self, request: AnyRequest, owner: Owner, tenants: Tenants, sso: Sso, settings: AppSettings
     ) -> Response[Any]:
         values = await form_fields(request, "slug", "name")
         try:
@@ -86,21 +93,22 @@ class TenantPages(Controller):
             return page(
                 request, settings, "tenants.html", status=error.status, user=owner.user,
                 tenants=await tenants.all(), values=values, errors=errors, form_error=form_error,
+                sso_ready=sso.configured,
             )  # fmt: skip
         return see_other(f"{HOME}?created={tenant.slug}")
 
     @get("/tenants/{slug:str}")
     async def tenant_detail(
-        self, request: AnyRequest, slug: FromPath[str], owner: Owner, tenants: Tenants,
+        self, request: AnyRequest, slug: FromPath[str], owner: Owner, tenants: Tenants, sso: Sso,
         settings: AppSettings, done: FromQuery[str | None] = None,
     ) -> Response[Any]:  # fmt: skip
         notice = _NOTHING_TO_DO if done == "noop" else _DONE.get(Verb(done)) if done in set(Verb) else None
-        return await tenant_page(request, settings, tenants, slug, user=owner.user, notice=notice)
+        return await tenant_page(request, settings, tenants, sso, slug, user=owner.user, notice=notice)
 
     @post("/tenants/{slug:str}/{verb:str}", status_code=303)
     async def tenant_action(
         self, request: AnyRequest, slug: FromPath[str], verb: FromPath[str], owner: Owner,
-        tenants: Tenants, settings: AppSettings,
+        tenants: Tenants, sso: Sso, settings: AppSettings,
     ) -> Response[Any]:  # fmt: skip
         if verb not in set(Verb):
             raise NotFoundException(f"No action named '{verb}'.")
@@ -111,7 +119,7 @@ class TenantPages(Controller):
         except AppError as error:
             errors, form_error = refused(error)
             return await tenant_page(
-                request, settings, tenants, slug, status=error.status, user=owner.user,
+                request, settings, tenants, sso, slug, status=error.status, user=owner.user,
                 values=values, errors=errors, form_error=form_error,
             )  # fmt: skip
         if result.tenant is None:

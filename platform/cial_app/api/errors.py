@@ -18,6 +18,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
 from cial_app.errors import AppError, NotAuthenticated
+from cial_app.web.guards import BROWSER_NAVIGATES_HERE
 from cial_app.web.responses import ErrorBody
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ _BODY_KEY = "data"
 
 
 def handle_app_error(request: Request[Any, Any, Any], error: AppError) -> Response[Any]:
-    if isinstance(error, NotAuthenticated) and _is_admin_page(request):
+    if isinstance(error, NotAuthenticated) and (_is_admin_page(request) or _browser_link(request)):
         # A browser without a session is sent to sign in, not shown an error (303: always a GET).
         return Redirect(ADMIN_LOGIN, status_code=303)  # type: ignore[return-value]
     return _respond(request, ErrorBody(error.status, error.code, error.message, error.field), error.headers)
@@ -60,6 +61,13 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
 
 def _is_admin_page(request: Request[Any, Any, Any]) -> bool:
     return request.url.path.startswith(ADMIN_PREFIX)
+
+
+def _browser_link(request: Request[Any, Any, Any]) -> bool:
+    """An API route a browser navigates to (the admin's Open link), asked for by a browser."""
+    handler = request.scope.get("route_handler")
+    flagged = handler is not None and bool(handler.opt.get(BROWSER_NAVIGATES_HERE))
+    return flagged and "text/html" in request.headers.get("accept", "")
 
 
 def _respond(request: Request[Any, Any, Any], body: ErrorBody, headers: Mapping[str, str]) -> Response[Any]:

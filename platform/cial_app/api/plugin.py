@@ -63,6 +63,7 @@ class CialPlugin(InitPluginProtocol):
                 "settings": Provide(lambda: services.settings, sync_to_thread=False),
                 "auth": Provide(lambda: services.auth, sync_to_thread=False),
                 "tenants": Provide(lambda: services.tenants, sync_to_thread=False),
+                "sso": Provide(lambda: services.sso, sync_to_thread=False),
                 "current": Provide(current_session),
                 "owner": Provide(require_owner, sync_to_thread=False),
             }

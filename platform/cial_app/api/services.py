@@ -11,6 +11,7 @@ from cial_app.auth.throttle import FailureWindow, SignInThrottle
 from cial_app.orchestrator import Orchestrator
 from cial_app.provisioning import HealthProbe, Provisioning, build_provisioning
 from cial_app.settings import Settings
+from cial_app.sso.service import SsoService
 from cial_app.tenants.service import TenantService
 from cial_app.tenants.store import TenantStore
 
@@ -20,6 +21,7 @@ class Services:
     settings: Settings
     auth: AuthService
     tenants: TenantService
+    sso: SsoService
     tenant_store: TenantStore
     provisioning: Provisioning
 
@@ -38,10 +40,12 @@ def build_services(
     )
     store = TenantStore()
     provisioning = build_provisioning(settings, store, orchestrator=orchestrator, health=health)
+    tenants = TenantService(store, provisioning.actions)
     return Services(
         settings=settings,
         auth=auth,
-        tenants=TenantService(store, provisioning.actions),
+        tenants=tenants,
+        sso=SsoService(settings, tenants),
         tenant_store=store,
         provisioning=provisioning,
     )

@@ -187,12 +187,14 @@ class MachineTemplate:
     network: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
 
-    def spec_for(self, tenant_id: str, slug: str) -> MachineSpec:
+    def spec_for(self, tenant_id: str, slug: str, env: Mapping[str, str] | None = None) -> MachineSpec:
+        """`env`: what this tenant gets besides the template's (its own keys, say); it wins over
+        the template's on a shared name. The driver passes it through without looking at it."""
         return MachineSpec(
             tenant_id=tenant_id,
             slug=slug,
             image=self.image,
-            env=dict(self.env),
+            env={**self.env, **(env or {})},
             memory_bytes=self.memory_bytes,
             cpus=self.cpus,
             pids_limit=self.pids_limit,

@@ -3,6 +3,7 @@ how a tenant's health is checked, and the start and stop of the background work.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,9 +20,10 @@ from cial_app.provisioning.actions import OwnerActions
 from cial_app.provisioning.backoff import Backoff
 from cial_app.provisioning.reconcile_loop import ReconcileLoop
 from cial_app.provisioning.repairs import Repairs
-from cial_app.provisioning.work import HealthProbe, TenantWork
+from cial_app.provisioning.work import HealthProbe, MachineEnv, TenantWork
 from cial_app.settings import HealthVia, Settings
-from cial_app.tenants.store import TenantStore
+from cial_app.sso.handover import sso_env
+from cial_app.tenants.store import TenantRecord, TenantStore
 
 # How long shutdown waits for tenant jobs to let their engine calls finish.
 SHUTDOWN_GRACE_SECONDS = 10.0
@@ -67,6 +69,16 @@ def machine_template(settings: Settings) -> MachineTemplate:
     )
 
 
+def machine_env(settings: Settings) -> MachineEnv:
+    """Each tenant's own environment: its SSO key derived from the master secret (never the
+    secret itself), the issuer to expect and the admin's URL (docs/sso-contract.md)."""
+
+    def env_of(tenant: TenantRecord) -> Mapping[str, str]:
+        return sso_env(settings.sso_secret, str(tenant.id), settings.admin_url)
+
+    return env_of
+
+
 def health_probe(settings: Settings, orchestrator: Orchestrator) -> HealthProbe:
     async def probe(machine: Machine) -> float:
         via = settings.health_via
@@ -102,6 +114,7 @@ def build_provisioning(
         machine_template(settings),
         health or health_probe(settings, engine),
         backoff=Backoff(first=settings.reconcile_interval_seconds),
+        machine_env=machine_env(settings),
     )
     repairs = Repairs(work)
     loop = ReconcileLoop(store, engine, repairs, interval=settings.reconcile_interval_seconds)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 from cial_app.errors import NotFound
@@ -25,6 +25,14 @@ T = TypeVar("T")
 # Waits until the machine answers its health check; returns the seconds it took. Raises an
 # OrchestratorError (HealthTimeout, MachineCrashed, NoAddress) when it does not.
 HealthProbe = Callable[[Machine], Awaitable[float]]
+# The environment one tenant's machine gets besides the template's (its SSO key, ...). Values may
+# be secrets: they go to the engine and nowhere else (no log line, no error message).
+MachineEnv = Callable[[TenantRecord], Mapping[str, str]]
+
+
+def _no_env(_: TenantRecord) -> Mapping[str, str]:
+    return {}
+
 
 _S = TenantState
 
@@ -39,11 +47,13 @@ class TenantWork:
         *,
         jobs: Jobs | None = None,
         backoff: Backoff | None = None,
+        machine_env: MachineEnv = _no_env,
     ) -> None:
         self.store = store
         self.orchestrator = orchestrator
         self._template = template
         self._health = health
+        self._machine_env = machine_env
         self.jobs = jobs or Jobs()
         self.backoff = backoff or Backoff(first=5.0)
         self._locks: dict[uuid.UUID, asyncio.Lock] = {}
@@ -58,7 +68,7 @@ class TenantWork:
         tenant = await self.store.by_id(tenant_id)
         if tenant is None or tenant.desired is not DesiredState.RUNNING:
             return
-        spec = self._template.spec_for(str(tenant.id), tenant.slug)
+        spec = self._template.spec_for(str(tenant.id), tenant.slug, self._machine_env(tenant))
         try:
             if restart:
                 await self.engine(self.orchestrator.stop(str(tenant.id)))

@@ -10,15 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Response, delete, get, post
+from litestar.datastructures import ResponseHeader
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+from litestar.response import Redirect
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT, HTTP_303_SEE_OTHER
 
 from cial_app.provisioning import ActionResult
 from cial_app.settings import Settings
 from cial_app.tenants.schemas import TenantCreate, TenantEventOut, TenantLogsOut, TenantOut
-from cial_app.web.deps import AppSettings, Owner, Tenants
-from cial_app.web.guards import owner_only
+from cial_app.web.deps import AppSettings, Owner, Sso, Tenants
+from cial_app.web.guards import BROWSER_NAVIGATES_HERE, owner_only
 from cial_app.web.responses import error_responses
 
 _ACTION_RESPONSES = {
@@ -27,6 +29,11 @@ _ACTION_RESPONSES = {
         data_container=TenantOut, description="Nothing to do: the tenant already is, or is becoming, that"
     ),
 }
+
+
+# The Open redirect's URL carries a bearer token: no cache may keep it, and the tenant's page
+# must not learn it from a Referer.
+_OPEN_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
 def _action_response(result: ActionResult, settings: Settings) -> Response[TenantOut]:
@@ -141,3 +148,28 @@ class TenantController(Controller):
     ) -> TenantLogsOut:
         logs = await tenants.logs(await tenants.get(slug), tail=max(1, min(tail, 1000)))
         return TenantLogsOut(lines=logs.lines, note=logs.note)
+
+    @get(
+        "/{slug:str}/open",
+        status_code=HTTP_303_SEE_OTHER,
+        summary="Open a running tenant, signed in as its owner",
+        description=(
+            "303 to `{tenant url}/.cial/sso?token=<jwt>`: a one-minute, single-use token for this "
+            "tenant alone (docs/sso-contract.md), which the tenant exchanges for its own session. "
+            "409 unless the tenant is running. Without a session: 401, or for a browser "
+            "(`Accept: text/html`) a 303 to the admin's sign-in page. 503 when the App has no "
+            "CIAL_SSO_SECRET."
+        ),
+        response_description="To the tenant, where the token signs the owner in",
+        # Litestar documents the Redirect's Location itself.
+        response_headers=[
+            ResponseHeader(name=name, value=value, documentation_only=True, required=True)
+            for name, value in _OPEN_HEADERS.items()
+        ],
+        responses=error_responses(401, 403, 404, 409, 503),
+        opt={BROWSER_NAVIGATES_HERE: True},
+    )
+    async def open_tenant(self, slug: FromPath[str], sso: Sso, owner: Owner) -> Redirect:
+        # The location holds the token: it goes into this header and nowhere else (not logged).
+        location = await sso.open_url(slug, owner.user)
+        return Redirect(location, status_code=HTTP_303_SEE_OTHER, headers=_OPEN_HEADERS)

@@ -19,6 +19,9 @@ from cial_app.errors import Forbidden, NotAuthenticated
 from cial_app.web.deps import Auth, Current
 
 _STATE_KEY = "cial_session"
+# A route's `opt` flag: browsers navigate to it (a link, not a fetch), so a browser without a
+# session is sent to the sign-in page instead of shown a 401 (API clients still get the 401).
+BROWSER_NAVIGATES_HERE = "browser_navigates_here"
 _UNSET = object()
 
 

@@ -23,6 +23,7 @@ _DESCRIPTIONS = {
     413: "Body too large",
     415: "Unsupported body type",
     429: "Too many attempts; see Retry-After",
+    503: "This App is not set up for it; `message` names the missing setting",
 }
 
 

@@ -1,9 +1,10 @@
 // Keeps the admin pages in step with the App without a reload. Progressive enhancement only: every
 // page is complete without JavaScript, and a manual reload shows the same thing.
 //
-// The tenant list polls GET /api/admin/tenants and updates each row's state and port in place.
-// A tenant's page polls its tenant and reloads itself when the tenant changed, so its actions,
-// events and log lines are the server's own (unless the owner is typing in a form).
+// The tenant list polls GET /api/admin/tenants and updates each row's state, port and links in
+// place. A tenant's page polls its tenant and reloads itself when the tenant changed, so its
+// actions, its Open link, events and log lines are the server's own (unless the owner is typing
+// in a form).
 (function () {
   "use strict";
 
@@ -61,15 +62,25 @@
     }
   }
 
-  function linkCell(cell, url) {
+  // The tenant's address and, with SSO set up, its Open link (a plain link: the browser follows
+  // the App's redirect to the tenant, sending no Referer on).
+  function linkCell(cell, tenant, sso) {
     cell.replaceChildren();
-    if (url) {
+    if (tenant.url) {
       var link = document.createElement("a");
-      link.href = url;
+      link.href = tenant.url;
       link.target = "_blank";
       link.rel = "noopener";
-      link.textContent = url;
+      link.textContent = tenant.url;
       cell.appendChild(link);
+      if (sso && tenant.state === "running") {
+        var open = document.createElement("a");
+        open.className = "open";
+        open.href = "/api/admin/tenants/" + encodeURIComponent(tenant.slug) + "/open";
+        open.rel = "noreferrer";
+        open.textContent = "Open";
+        cell.append(" · ", open);
+      }
     } else {
       var none = document.createElement("span");
       none.className = "muted";
@@ -121,7 +132,7 @@
             if (row.dataset.state !== tenant.state || row.dataset.port !== String(tenant.published_port)) {
               stateCell(row.querySelector(".state-cell"), tenant);
               portCell(row.querySelector(".port"), tenant.published_port);
-              linkCell(row.querySelector(".link"), tenant.url);
+              linkCell(row.querySelector(".link"), tenant, table.dataset.sso === "on");
               row.dataset.state = tenant.state;
               row.dataset.port = String(tenant.published_port);
             }
