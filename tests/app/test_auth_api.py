@@ -12,7 +12,7 @@ from cial_app.db import is_unique_violation
 from cial_app.settings import Settings
 from litestar.testing import AsyncTestClient
 
-from .conftest import BASE_URL, OWNER, Client, sign_in, with_
+from .conftest import BASE_URL, OWNER, Client, run_app, sign_in, with_
 
 
 def set_cookie_attributes(header: str) -> dict[str, str]:
@@ -226,17 +226,19 @@ class TestSessionLifetime:
         from cial_app.auth.tables import Session
         from cial_app.db import utcnow
 
-        async with AsyncTestClient(app=create_app(settings), base_url=BASE_URL) as client:
+        async with run_app(settings) as running:
+            client = running.client
             await client.post("/api/auth/sign-up/email", json=OWNER)
             await Session.update({Session.expires_at: utcnow()}, force=True)
             assert (await client.get("/api/auth/get-session")).json() is None
             assert (await client.get("/api/admin/tenants")).status_code == 401
 
     async def test_a_session_survives_an_app_restart_on_the_same_database(self, settings: Settings) -> None:
-        async with AsyncTestClient(app=create_app(settings), base_url=BASE_URL) as first:
-            await first.post("/api/auth/sign-up/email", json=OWNER)
-            token = first.cookies["cial_session"]
-        async with AsyncTestClient(app=create_app(settings), base_url=BASE_URL) as second:
+        async with run_app(settings) as running:
+            await running.client.post("/api/auth/sign-up/email", json=OWNER)
+            token = running.client.cookies["cial_session"]
+        async with run_app(settings) as running:
+            second = running.client
             second.cookies.set("cial_session", token)
             session = (await second.get("/api/auth/get-session")).json()
             assert session["user"]["email"] == OWNER["email"]

@@ -6,16 +6,14 @@ from pathlib import Path
 
 import pytest
 from cial_app import db
-from cial_app.api.app import create_app
 from cial_app.errors import ConfigurationError
 from cial_app.settings import Settings
 from cial_app.tenants.tables import Tenant
-from litestar.testing import AsyncTestClient
 from piccolo.apps.migrations.tables import Migration
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
-from .conftest import BASE_URL, OWNER
+from .conftest import OWNER, run_app
 
 TABLES = {"users", "sessions", "tenants", "tenant_events"}
 
@@ -48,26 +46,28 @@ class TestEngineChoice:
 
 
 class TestMigrations:
+    # Through run_app, not Litestar's test client alone: it also waits for the App's last database
+    # work (a tenant job cancelled at shutdown) to end while this test's loop still runs.
     async def test_the_first_boot_creates_every_table(self, settings: Settings) -> None:
-        async with AsyncTestClient(app=create_app(settings), base_url=BASE_URL):
+        async with run_app(settings):
             assert await table_names() >= TABLES
 
     async def test_migrating_twice_applies_nothing_the_second_time_and_loses_nothing(
         self, settings: Settings
     ) -> None:
-        async with AsyncTestClient(app=create_app(settings), base_url=BASE_URL) as client:
-            await client.post("/api/auth/sign-up/email", json=OWNER)
-            await client.post("/api/admin/tenants", json={"slug": "acme", "name": "Acme"})
+        async with run_app(settings) as running:
+            await running.client.post("/api/auth/sign-up/email", json=OWNER)
+            await running.client.post("/api/admin/tenants", json={"slug": "acme", "name": "Acme"})
             applied = await Migration.count()
             report = await db.migrate()
             assert any("No migrations need to be run" in line for line in report), report
             assert await Migration.count() == applied
-        async with AsyncTestClient(app=create_app(settings), base_url=BASE_URL) as client:
+        async with run_app(settings):
             assert await Migration.count() == applied
             assert [t.slug for t in await Tenant.objects()] == ["acme"]
 
     async def test_every_migration_is_recorded_once(self, settings: Settings) -> None:
-        async with AsyncTestClient(app=create_app(settings), base_url=BASE_URL):
+        async with run_app(settings):
             names = [row["name"] for row in await Migration.select(Migration.name)]
             assert names
             assert len(names) == len(set(names))
