@@ -112,10 +112,12 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy platform proxy tenant_image testkit tests spec bench ci
 
-bench: venv images
+bench: venv images chromium
 	$(PY) bench/tenant_image.py
 	$(PY) bench/orchestrator.py
 	$(PY) bench/app.py
 	CIAL_TENANT_IMAGE=$(TENANT_IMAGE) $(PY) bench/proxy.py
 	$(PY) bench/router.py
+	CIAL_TENANT_IMAGE=$(TENANT_IMAGE) $(PY) bench/sso_verify.py
+	$(PY) bench/sso_open.py
 	$(PY) bench/local_up.py
