@@ -61,6 +61,12 @@ class LocalMode:
         assert result.returncode == 0, f"make {' '.join(targets)} failed:\n{result.stdout}\n{result.stderr}"
         return result.stdout + result.stderr
 
+    def logs(self, service: str) -> str:
+        """The service's log, as `ci/compose.sh logs` prints it (for a failure's message)."""
+        command = [str(ROOT / "ci" / "compose.sh"), "logs", "--no-color", "--tail", "200", service]
+        result = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=60)
+        return result.stdout + result.stderr
+
     @property
     def app_url(self) -> str:
         return f"http://127.0.0.1:{self.app_port}"

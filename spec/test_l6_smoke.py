@@ -27,7 +27,7 @@ import pytest
 from spec.containers import spec_instance
 from spec.local_mode import LocalMode
 from testkit.owner import Owner, signed_in
-from testkit.polling import eventually
+from testkit.polling import GiveUp, eventually
 from testkit.ports import released_port
 
 pytestmark = pytest.mark.docker
@@ -59,10 +59,11 @@ def ours(engine: docker.DockerClient, local: LocalMode, kind: str) -> list[Any]:
     return list(engine.networks.list(filters=selector))
 
 
-def running(owner: httpx.Client, slug: str) -> dict[str, Any]:
+def running(local: LocalMode, owner: httpx.Client, slug: str) -> dict[str, Any]:
     def check() -> dict[str, Any] | None:
         body: dict[str, Any] = owner.get(f"/api/admin/tenants/{slug}").json()
-        assert body["state"] != "error", body
+        if body["state"] == "error":
+            raise GiveUp(f"{slug} is in error: {body['state_reason']}\n{local.logs('app-api')[-4000:]}")
         return body if body["state"] == "running" else None
 
     return eventually(check, timeout=120, what=f"{slug} to be running")
@@ -102,7 +103,7 @@ class TestFromACleanState:
         try:
             created = owner.post("/api/admin/tenants", json={"slug": "acme", "name": "Acme"})
             assert created.status_code == 201, created.text
-            running(owner, "acme")
+            running(local, owner, "acme")
             home = answering(local, "acme")
             assert "Tenant acme" in home.text
             for _ in range(3):
@@ -133,7 +134,7 @@ class TestFromACleanState:
         local.must("local-up")
         owner = signed_in(local.app_url, OWNER)
         try:
-            running(owner, "acme")
+            running(local, owner, "acme")
         finally:
             owner.close()
         answering(local, "acme")
