@@ -9,6 +9,7 @@ front. Platform back is internal: no path leads to it. Prefixes match whole segm
 
 Core's services are dialled on their unix sockets (``agent`` cannot reach them), the platform on
 its loopback port. Each request's headers pass :class:`cial_core.identity.EdgeIdentity` first.
+While the tenant starts, requests wait at :class:`cial_core.start_gate.StartGate`.
 """
 
 from __future__ import annotations
@@ -17,11 +18,19 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from cial_proxy import Upstream, create_proxy, serve
+from cial_proxy import Unavailable, Upstream, create_proxy, serve
 
 from cial_core.identity import EdgeIdentity
-from cial_core.services import CORE_BACK_SOCKET, CORE_FRONT_SOCKET, EDGE_PORT, PLATFORM_FRONT_PORT
+from cial_core.readiness import Readiness
+from cial_core.services import (
+    CORE_BACK_SOCKET,
+    CORE_FRONT_SOCKET,
+    EDGE_PORT,
+    PLATFORM_BACK_PORT,
+    PLATFORM_FRONT_PORT,
+)
 from cial_core.sessions import SessionReader
+from cial_core.start_gate import StartGate
 
 LOOPBACK = "127.0.0.1"
 API_PREFIX = "/.cial/api"
@@ -30,6 +39,15 @@ CORE_PREFIX = "/.cial"
 CORE_BACK_EXACT = {"/.cial/sso": "/sso", "/.cial/sign-out": "/sign-out"}
 DATA_DIR_VARIABLE = "CIAL_DATA_DIR"
 DEFAULT_DATA_DIR = "/var/lib/cial"
+# Every service of the tenant, as the start gate waits for them.
+SERVICES: dict[str, int | str] = {
+    "core-back": CORE_BACK_SOCKET,
+    "core-front": CORE_FRONT_SOCKET,
+    "platform-front": PLATFORM_FRONT_PORT,
+    "platform-back": PLATFORM_BACK_PORT,
+}
+# How long one request waits at the start gate before it is told to come back (503).
+HOLD_SECONDS = 10.0
 
 
 def _under(path: str, prefix: str) -> bool:
@@ -49,9 +67,16 @@ def route(path: str) -> Upstream:
 
 
 class EdgeResolver:
-    """The edge's :class:`cial_proxy.routes.Resolver`: the host does not matter inside a tenant."""
+    """The edge's :class:`cial_proxy.routes.Resolver`: the host does not matter inside a tenant;
+    until the tenant has started, a request waits at the gate first."""
+
+    def __init__(self, gate: StartGate | None = None) -> None:
+        self._gate = gate
 
     async def resolve(self, host: str, path: str) -> Upstream:
+        gate = self._gate
+        if gate is not None and not gate.is_open and not await gate.passed(HOLD_SECONDS):
+            raise Unavailable("the tenant is still starting", retry_after=1)
         return route(path)
 
 
@@ -63,8 +88,9 @@ def prepare() -> Callable[[], None]:
     public host and the client's address, not the router's.
     """
     sessions = SessionReader(Path(os.environ.get(DATA_DIR_VARIABLE, DEFAULT_DATA_DIR)))
+    gate = StartGate(Readiness(SERVICES))
     proxy = create_proxy(
-        EdgeResolver(), name="edge", trust_forwarded=True, request_hook=EdgeIdentity(sessions)
+        EdgeResolver(gate), name="edge", trust_forwarded=True, request_hook=EdgeIdentity(sessions)
     )
     return lambda: serve(proxy, host="0.0.0.0", port=EDGE_PORT)
 

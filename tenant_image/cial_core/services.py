@@ -57,8 +57,8 @@ class Service:
     # file descriptors 3, 4, ... (the platform front forks the platform back).
     extra_outputs: tuple[str, ...] = ()
     # Addresses ("/path/of.sock" or "host:port") that must accept connections before this service
-    # is started: the platform waits until Core's services and the edge hold their addresses,
-    # so agent code cannot bind one of them first and receive what was meant for Core.
+    # is started: the platform waits until the edge holds its port, so agent code cannot bind it
+    # first and receive what was meant for Core.
     starts_after: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -94,10 +94,11 @@ def tenant_services(environ: Mapping[str, str]) -> list[Service]:
 
     # The platform is one program from its own interpreter: platform front, which forks platform
     # back (they share their imports that way; see cial_platform.launch). The back's output has
-    # a stream of its own. It starts last, once the edge and Core's services listen: `agent` may
-    # bind any free port, so it must not get the chance to take the edge's (Core's sockets are in
-    # a directory it cannot write to, but waiting for them too costs nothing and keeps the order
-    # one rule: Core first).
+    # a stream of its own. It starts second, once the edge listens: `agent` may bind any free
+    # port, so it must not get the chance to take the edge's. Core's sockets need no such wait:
+    # they are in a directory `agent` can neither enter nor write to. Not waiting for them lets
+    # the platform's interpreter start on one core while the supervisor prepares Core's
+    # services on the other (the slowest part of a tenant's start is these two, in series).
     platform = Service(
         name="platform-front",
         argv=(PLATFORM_PYTHON, *PYTHON_FLAGS, "-m", "cial_platform"),
@@ -105,11 +106,11 @@ def tenant_services(environ: Mapping[str, str]) -> list[Service]:
         env=agent_environment(environ),
         cwd=PLATFORM_HOME,
         extra_outputs=("platform-back",),
-        starts_after=(f"127.0.0.1:{EDGE_PORT}", CORE_BACK_SOCKET, CORE_FRONT_SOCKET),
+        starts_after=(f"127.0.0.1:{EDGE_PORT}",),
     )
     return [
         core("edge", "cial_core.edge:prepare"),
+        platform,
         core("core-back", "cial_core.back.app:prepare"),
         core("core-front", "cial_core.front.app:prepare"),
-        platform,
     ]

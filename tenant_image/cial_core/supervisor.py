@@ -378,6 +378,7 @@ def supervise(
     ``signal.set_wakeup_fd`` writes): SIGTERM or SIGINT, or end of file, means stop; any other
     byte (SIGCHLD) only wakes the loop up.
     """
+    began = time.monotonic()
     log = _Log(out, [name for service in services for name in (service.name, *service.extra_outputs)])
     children: list[_Child] = []
     with selectors.DefaultSelector() as selector:
@@ -403,7 +404,11 @@ def supervise(
             children.append(child)
             for stream in child.streams:
                 selector.register(stream.fd, selectors.EVENT_READ, stream)
-            log.say(f"started {service.name} (pid {child.pid}) as {service.user or 'the supervisor user'}")
+            # The time since the supervisor began, per service: the start-up timeline in the log.
+            log.say(
+                f"started {service.name} (pid {child.pid}) as {service.user or 'the supervisor user'}"
+                f" at +{(time.monotonic() - began) * 1000:.0f} ms"
+            )
 
         code: int | None = None
         while code is None:

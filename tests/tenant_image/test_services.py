@@ -5,6 +5,7 @@ from cial_core.services import (
     AGENT_USER,
     CORE_BACK_SOCKET,
     CORE_FRONT_SOCKET,
+    CORE_SOCKET_DIR,
     CORE_USER,
     PLATFORM_PYTHON,
     Service,
@@ -70,11 +71,17 @@ class TestTenantServices:
         }
         assert services["platform-front"].extra_outputs == ("platform-back",)
 
-    def test_core_starts_first_and_the_platform_only_once_cores_addresses_are_taken(self) -> None:
+    def test_the_edge_starts_first_and_the_platform_only_once_the_edge_holds_its_port(self) -> None:
         services = tenant_services(CONTAINER_ENV)
-        assert [service.name for service in services] == ["edge", "core-back", "core-front", "platform-front"]
-        assert set(services[-1].starts_after) == {"127.0.0.1:8080", CORE_BACK_SOCKET, CORE_FRONT_SOCKET}
-        assert all(not service.starts_after for service in services[:-1])
+        assert [service.name for service in services] == ["edge", "platform-front", "core-back", "core-front"]
+        platform = services[1]
+        assert platform.starts_after == ("127.0.0.1:8080",)
+        assert all(not service.starts_after for service in services if service is not platform)
+
+    def test_cores_sockets_are_where_agent_cannot_take_them_first(self) -> None:
+        # Why the platform need not wait for them: only Core's user may create files there.
+        for path in (CORE_BACK_SOCKET, CORE_FRONT_SOCKET):
+            assert path.startswith(CORE_SOCKET_DIR + "/")
 
     def test_core_runs_forked_functions_and_the_platform_its_own_interpreter(self) -> None:
         for service in tenant_services(CONTAINER_ENV):

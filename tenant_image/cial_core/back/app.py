@@ -26,11 +26,11 @@ from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from cial_core import serving
 from cial_core.back.bulk import digest, pattern
 from cial_core.back.origin import refuse_cross_origin_writes
-from cial_core.back.readiness import Readiness
 from cial_core.back.signin import sign_in, sign_out
 from cial_core.back.sso import SsoSettings, TokenVerifier
 from cial_core.back.visits import VisitCounter, VisitStoreError
 from cial_core.echo import echo_until_closed
+from cial_core.readiness import Readiness
 from cial_core.services import CORE_BACK_SOCKET, CORE_FRONT_SOCKET, PLATFORM_BACK_PORT, PLATFORM_FRONT_PORT
 from cial_core.serving import create_litestar, tenant_slug
 from cial_core.sessions import SignInStore

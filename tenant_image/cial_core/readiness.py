@@ -1,7 +1,8 @@
-"""Whether the whole tenant serves yet: the services beside core back, seen listening once.
+"""Whether the whole tenant serves yet: its services, each seen listening once.
 
-Health is what orchestrators and Docker wait on before they send a user to the tenant, so it must
-not say "ok" while the platform front is still starting (the user would get the edge's 502).
+Two users: core back's health (what orchestrators and Docker wait on before they send a user to
+the tenant, so it must not say "ok" while the platform front is still starting) and the edge's
+start gate (which holds requests until then, so nobody sees a 502 from a service still starting).
 Each service only has to be seen listening once: a service that dies later takes the whole
 container down (the supervisor), so after start-up there is nothing left to watch.
 """
