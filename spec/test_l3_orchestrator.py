@@ -36,6 +36,7 @@ from cial_app.orchestrator import (
     wait_healthy,
 )
 from cial_app.orchestrator.docker import DockerOrchestrator
+from cial_app.orchestrator.ownership import Ownership
 
 from spec.containers import TENANT_IMAGE, spec_instance
 from testkit.docker_sweep import containers_of, sweep, volumes_of
@@ -140,7 +141,9 @@ class TestCreate:
         machine = await driver.create(spec)
         attrs = engine.containers.get(machine.id or "").attrs
         host = attrs["HostConfig"]
-        assert attrs["Name"] == f"/cial-tenant-{spec.slug}"
+        # Another instance than the developer's `local` gets a suffix: names are global on an engine.
+        assert attrs["Name"] == f"/{Ownership(INSTANCE).container_name(spec)}"
+        assert attrs["Name"].startswith(f"/cial-tenant-{spec.slug}-")
         assert f"TENANT_ID={spec.tenant_id}" in attrs["Config"]["Env"]
         assert f"TENANT_SLUG={spec.slug}" in attrs["Config"]["Env"]
         assert attrs["Config"]["Labels"][TENANT_LABEL] == spec.tenant_id

@@ -13,6 +13,7 @@ from cial_app.orchestrator import (
     MachineTemplate,
     parse_memory,
 )
+from cial_app.orchestrator.ownership import Ownership
 
 
 def spec(**overrides: object) -> MachineSpec:
@@ -131,3 +132,19 @@ class TestAddresses:
     def test_a_machine_that_is_not_running_has_no_address(self) -> None:
         absent = Machine.absent("7")
         assert (absent.published, absent.upstream) == (None, None)
+
+
+class TestContainerNames:
+    def test_the_developers_instance_and_an_unscoped_driver_use_the_plain_name(self) -> None:
+        assert Ownership("local").container_name(spec()) == "cial-tenant-acme"
+        assert Ownership(None).container_name(spec()) == "cial-tenant-acme"
+
+    def test_another_instance_gets_a_stable_suffix_of_its_own_so_two_can_hold_the_same_slug(self) -> None:
+        ours, theirs = Ownership("spec-1-l5-sso"), Ownership("spec-1-l6-local")
+        assert ours.container_name(spec()).startswith("cial-tenant-acme-")
+        assert ours.container_name(spec()) == ours.container_name(spec())
+        assert ours.container_name(spec()) != theirs.container_name(spec())
+
+    def test_the_longest_slug_still_makes_a_dns_label(self) -> None:
+        longest = spec(slug="a" * 40)
+        assert len(Ownership("an-instance-with-a-long-name-" * 3).container_name(longest)) <= 63

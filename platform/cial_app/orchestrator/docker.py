@@ -188,7 +188,8 @@ class DockerOrchestrator:
         for extra in extras:
             ignore_missing(partial(extra.remove, force=True))
         machine = machine_of(keep.attrs)
-        if machine.state in _REPLACE or machine.image != spec.image or machine.name != spec.machine_name:
+        name = self._ownership.container_name(spec)
+        if machine.state in _REPLACE or machine.image != spec.image or machine.name != name:
             # The volume outlives the container, so replacing it loses no data.
             ignore_missing(partial(keep.remove, force=True))
             return None
@@ -212,10 +213,11 @@ class DockerOrchestrator:
 
     def _create_container(self, spec: MachineSpec) -> Container:
         # A few rounds: each one either creates, adopts, or clears a leftover and tries again.
+        name = self._ownership.container_name(spec)
         for _attempt in range(_NAME_ATTEMPTS):
             try:
                 options = container_options(
-                    spec, self._ownership.labels(spec), self._cap_drop, self._log_config
+                    spec, name, self._ownership.labels(spec), self._cap_drop, self._log_config
                 )
                 return self._docker.containers.create(spec.image, **options)
             except docker.errors.APIError as exc:
@@ -224,7 +226,7 @@ class DockerOrchestrator:
                 # The name is taken: by this tenant (a concurrent create won the race), by a
                 # leftover of a deleted tenant that had the same slug, or by something not ours.
                 try:
-                    existing = self._docker.containers.get(spec.machine_name)
+                    existing = self._docker.containers.get(name)
                 except docker.errors.NotFound:
                     # The other creator holds the name but its container is not registered yet
                     # (or it was just removed): give it a moment, then look again.
@@ -232,13 +234,13 @@ class DockerOrchestrator:
                     continue
                 if not self._ownership.ours(existing.labels):
                     raise NameConflict(
-                        f"a container named {spec.machine_name} exists and belongs to "
+                        f"a container named {name} exists and belongs to "
                         f"{Ownership.owner(existing.labels)}; remove or rename it"
                     ) from exc
                 if existing.labels.get(TENANT_LABEL) == spec.tenant_id:
                     return existing
                 ignore_missing(partial(existing.remove, force=True))
-        raise NameConflict(f"the name {spec.machine_name} stayed taken while creating the container")
+        raise NameConflict(f"the name {name} stayed taken while creating the container")
 
     def _start(self, tenant_id: str) -> Machine:
         found = self._containers(tenant_id)

@@ -30,12 +30,12 @@ def _published(host_port: int | None) -> dict[str, Any]:
 
 
 def container_options(
-    spec: MachineSpec, labels: dict[str, str], cap_drop: Sequence[str], log_config: LogConfig
+    spec: MachineSpec, name: str, labels: dict[str, str], cap_drop: Sequence[str], log_config: LogConfig
 ) -> dict[str, Any]:
-    """The keyword arguments of `containers.create` for `spec` (the image aside)."""
+    """The keyword arguments of `containers.create` for `spec` (the image aside), named `name`."""
     return {
-        "name": spec.machine_name,
-        "hostname": spec.machine_name,
+        "name": name,
+        "hostname": name,
         "environment": spec.all_env,
         "labels": labels,
         "volumes": {spec.volume_name: {"bind": DATA_DIR, "mode": "rw"}},

@@ -5,9 +5,13 @@ what another instance (a spec's stack beside `make local-up`) made. Any driver l
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from .base import INSTANCE_LABEL, TENANT_LABEL, MachineSpec
+
+# The instance of `make local-up` (the App's default CIAL_INSTANCE): its names are the plain ones.
+LOCAL_INSTANCE = "local"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +30,14 @@ class Ownership:
         if self.instance is not None:
             labels[INSTANCE_LABEL] = self.instance
         return labels
+
+    def container_name(self, spec: MachineSpec) -> str:
+        """The machine's name on the engine. Names are global on a Docker engine, labels are not:
+        another instance (a spec's stack) gets a suffix of its own, so it can hold an `acme`
+        beside the developer's. A hash keeps the name a DNS label (at most 63 characters)."""
+        if self.instance is None or self.instance == LOCAL_INSTANCE:
+            return spec.machine_name
+        return f"{spec.machine_name}-{hashlib.sha256(self.instance.encode()).hexdigest()[:6]}"
 
     def ours(self, labels: dict[str, str]) -> bool:
         if TENANT_LABEL not in labels:
