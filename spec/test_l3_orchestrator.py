@@ -303,7 +303,7 @@ class TestErrors:
         self, driver: Orchestrator, spec: MachineSpec, engine: docker.DockerClient
     ) -> None:
         stranger = engine.containers.create(
-            TENANT_IMAGE, name=spec.machine_name, labels={INSTANCE_LABEL: INSTANCE}
+            TENANT_IMAGE, name=Ownership(INSTANCE).container_name(spec), labels={INSTANCE_LABEL: INSTANCE}
         )
         with pytest.raises(NameConflict, match="something other than Cial"):
             await driver.create(spec)
@@ -319,7 +319,7 @@ class TestNetwork:
         spec = new_tenant(MachineTemplate(image=TENANT_IMAGE, network=network.name))
         machine = await driver.create(spec)
         assert machine.upstream is not None
-        assert machine.upstream.url == f"http://{spec.machine_name}:8080"
+        assert machine.upstream.url == f"http://{Ownership(INSTANCE).container_name(spec)}:8080"
         await healthy(machine, driver)
         # A neighbour on the network (as the router and the App are in compose) asks by name.
         url = f"{machine.upstream.url}/.cial/api/healthz"
