@@ -155,7 +155,9 @@ def main() -> None:
         running = [slug for slug in slugs if slug not in failed]
 
         time.sleep(5)  # let start-up settle before memory is read
-        names = [f"cial-tenant-{slug}" for slug in running]
+        # By label: the container names of an instance other than `local` carry its suffix.
+        tenants = engine.containers.list(filters={"label": ["cial.tenant", f"cial.instance={stack.project}"]})
+        names = [str(c.name) for c in tenants if c.labels.get("cial.slug") in running]
         memory = stats_mib(names)
         values = list(memory.values())
         services = stats_mib(

@@ -40,6 +40,7 @@ TARGET_IMAGE_MB = 150.0
 MIB = 1024 * 1024
 REQUESTS_PER_SURFACE = 25  # x 4 surfaces: the "after 100 requests"
 
+
 def run_tenant(client: docker.DockerClient, image: str, tenant_id: str) -> Container:
     # (host_ip,) means a free port on that address; the SDK's types only know (host_ip, port).
     ports: dict[str, Any] = {"8080/tcp": ("127.0.0.1",)}
