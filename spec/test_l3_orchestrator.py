@@ -333,3 +333,19 @@ class TestNetwork:
             remove=True,
         )
         assert output.strip() == b"200"
+
+    async def test_tenants_created_at_once_each_get_a_network_and_subnet_of_their_own(
+        self, engine: docker.DockerClient, template: MachineTemplate
+    ) -> None:
+        # A network being created holds its subnet before it is listed: concurrent creates once
+        # all picked the same /29 and most ended in error (seen in bench/density.py).
+        driver = get_orchestrator("docker", instance=INSTANCE, subnet_pool="10.214.0.0/24")
+        try:
+            specs = [new_tenant(template) for _ in range(6)]
+            machines = await asyncio.gather(*(driver.create(spec) for spec in specs))
+        finally:
+            await driver.aclose()
+        assert all(machine.state.is_up for machine in machines)
+        networks = engine.networks.list(filters={"label": f"{INSTANCE_LABEL}={INSTANCE}"})
+        subnets = [n.attrs["IPAM"]["Config"][0]["Subnet"] for n in networks]
+        assert len(networks) == 6 and len(set(subnets)) == 6, subnets

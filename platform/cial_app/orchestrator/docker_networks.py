@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import threading
 from collections.abc import Iterator
 from functools import partial
 
@@ -28,7 +29,8 @@ log = logging.getLogger(__name__)
 ROUTER_LABEL = "cial.router"  # on the router's container, its value the App instance it serves
 SUBNET_PREFIX = 29
 DEFAULT_POOL = "10.213.0.0/16"
-_ATTEMPTS = 8
+_ATTEMPTS = 16
+_ALLOCATING = threading.Lock()
 
 
 def network_name(tenant_id: str) -> str:
@@ -46,25 +48,32 @@ class TenantNetworks:
     def ensure(self, spec: MachineSpec) -> str:
         """The tenant's network, created with a free /29 if it has none; returns its name."""
         name = network_name(spec.tenant_id)
-        for _attempt in range(_ATTEMPTS):
-            existing = self._client.networks.list(names=[name])
-            if existing:
-                return name
-            subnet = self._free_subnet()
-            try:
-                self._client.networks.create(
-                    name,
-                    driver="bridge",
-                    ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=str(subnet), gateway=str(subnet[1]))]),
-                    labels=self._ownership.labels(spec),
-                    check_duplicate=True,
-                )
-                log.info("network %s for tenant %s on %s", name, spec.slug, subnet)
-                return name
-            except docker.errors.APIError as exc:
-                # Another creator took the subnet (or the name) between our look and our create.
-                if exc.status_code not in (400, 403, 409):
-                    raise
+        refused: set[ipaddress.IPv4Network | ipaddress.IPv6Network] = set()
+        # One allocation at a time in this process: a network being created holds its subnet in the
+        # engine before it shows in the list, so concurrent creates would all pick the same one.
+        # Across processes (another instance on the engine) a subnet refused as overlapping is
+        # skipped on the next attempt.
+        with _ALLOCATING:
+            for _attempt in range(_ATTEMPTS):
+                existing = self._client.networks.list(names=[name])
+                if existing:
+                    return name
+                subnet = self._free_subnet(refused)
+                try:
+                    self._client.networks.create(
+                        name,
+                        driver="bridge",
+                        ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=str(subnet), gateway=str(subnet[1]))]),
+                        labels=self._ownership.labels(spec),
+                        check_duplicate=True,
+                    )
+                    log.info("network %s for tenant %s on %s", name, spec.slug, subnet)
+                    return name
+                except docker.errors.APIError as exc:
+                    # Another creator took the subnet (or the name) between our look and our create.
+                    if exc.status_code not in (400, 403, 409):
+                        raise
+                    refused.add(subnet)
         raise EngineError(f"could not find a free /{SUBNET_PREFIX} in {self._pool} for tenant {spec.slug}")
 
     def remove(self, tenant_id: str) -> None:
@@ -101,8 +110,10 @@ class TenantNetworks:
         instance = self._ownership.instance
         return [ROUTER_LABEL if instance is None else f"{ROUTER_LABEL}={instance}"]
 
-    def _free_subnet(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-        used = list(self._used_subnets())
+    def _free_subnet(
+        self, refused: set[ipaddress.IPv4Network | ipaddress.IPv6Network]
+    ) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+        used = [*self._used_subnets(), *refused]
         for candidate in self._pool.subnets(new_prefix=SUBNET_PREFIX):
             if not any(candidate.overlaps(taken) for taken in used):  # type: ignore[arg-type]
                 return candidate
