@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -139,7 +140,8 @@ class TestTheAdminCreatesARealTenant:
         # docker ps: the container, running, with its labels and the port on 127.0.0.1 only.
         [container] = engine.containers.list(filters={"label": f"cial.tenant={body['id']}"})
         assert container.id == body["machine_id"]
-        assert container.name == "cial-tenant-acme"
+        # The stack's instance is not the developer's `local`: its names carry the instance's suffix.
+        assert re.fullmatch(r"cial-tenant-acme-[0-9a-f]{6}", str(container.name)), container.name
         assert container.labels["cial.slug"] == "acme"
         assert container.labels["cial.instance"] == app.project
         assert container.attrs["NetworkSettings"]["Ports"]["8080/tcp"] == [

@@ -321,7 +321,7 @@ class TestOnlyTheRouterReachesATenant:
         targets = [
             "postgres:5432",
             "app-api:3100",
-            f"cial-tenant-{beta}:8080",
+            f"{other.name}:8080",  # the neighbour by its container name, as the router dials it
             *(f"{ip}:5432" for ip in addresses(services["postgres"])),
             *(f"{ip}:3100" for ip in addresses(services["app-api"])),
             *(f"{ip}:8080" for ip in addresses(other)),
