@@ -27,6 +27,7 @@ import pytest
 from docker.models.containers import Container
 from playwright.sync_api import Browser
 
+from spec.agent_probe import probe_as_agent
 from spec.app_client import signed_in_page
 from spec.containers import ComposeStack, spec_instance
 from testkit.owner import Owner, signed_in
@@ -39,7 +40,6 @@ OWNER = Owner("Sol Signon", "sso-owner@example.com")
 SESSION_COOKIE = "cial_core_session"
 TYP = "cial-sso+jwt"
 ISSUER = "cial-app"
-PLATFORM_PYTHON = "/opt/cial-platform/venv/bin/python"
 
 
 @pytest.fixture(scope="module")
@@ -349,35 +349,6 @@ class TestBadTokens:
         )
         replayed = sso(stack, "acme", token)
         assert replayed.status_code == 401 and session_cookie(replayed) is None
-
-
-# Run as `agent` inside a tenant: each target a unix socket path or host:port; "open" or why not.
-PROBE = """
-import os, socket, sys
-for target in sys.argv[1:]:
-    try:
-        if target.startswith("/"):
-            if os.path.isdir(target):
-                os.listdir(target)
-                print(target, "listed")
-                continue
-            connection = socket.socket(socket.AF_UNIX)
-            connection.settimeout(3)
-            connection.connect(target)
-        else:
-            host, _, port = target.rpartition(":")
-            connection = socket.create_connection((host, int(port)), timeout=3)
-        connection.close()
-        print(target, "open")
-    except OSError as error:
-        print(target, type(error).__name__)
-"""
-
-
-def probe_as_agent(tenant: Container, targets: list[str]) -> dict[str, str]:
-    code, output = tenant.exec_run([PLATFORM_PYTHON, "-c", PROBE, *targets], user="agent")
-    assert isinstance(output, bytes) and code == 0, output
-    return dict(line.split(" ", 1) for line in output.decode().splitlines())
 
 
 class TestAgentCodeInsideTheTenant:

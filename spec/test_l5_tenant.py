@@ -21,6 +21,7 @@ import jwt
 import pytest
 from docker.models.containers import Container
 
+from spec.agent_probe import probe_as_agent
 from spec.containers import TENANT_IMAGE, spec_instance
 from testkit.docker_sweep import sweep
 from testkit.polling import eventually
@@ -37,7 +38,6 @@ ISSUER = "cial-app"
 ADMIN_URL = "http://localhost:3100/admin"
 EMAIL = "owner-l5@example.com"
 SESSION_COOKIE = "cial_core_session"
-PLATFORM_PYTHON = "/opt/cial-platform/venv/bin/python"
 HEALTH_PATH = "/.cial/api/healthz"
 
 
@@ -238,29 +238,6 @@ class TestReplay:
             tenant.container.remove(force=True, v=True)
 
 
-# Run as `agent` inside the tenant: each target a unix socket path or host:port; "open" or why not.
-PROBE = """
-import os, socket, sys
-for target in sys.argv[1:]:
-    try:
-        if target.startswith("/"):
-            if os.path.isdir(target):
-                os.listdir(target)
-                print(target, "listed")
-                continue
-            connection = socket.socket(socket.AF_UNIX)
-            connection.settimeout(3)
-            connection.connect(target)
-        else:
-            host, _, port = target.rpartition(":")
-            connection = socket.create_connection((host, int(port)), timeout=3)
-        connection.close()
-        print(target, "open")
-    except OSError as error:
-        print(target, type(error).__name__)
-"""
-
-
 class TestAgentInsideTheTenant:
     def test_cannot_list_nor_connect_to_cores_sockets_nor_old_ports(self, tenant: Tenant) -> None:
         code, listing = tenant.container.exec_run(["ls", "/run/cial-core"], user="cial")
@@ -268,9 +245,7 @@ class TestAgentInsideTheTenant:
         sockets = [f"/run/cial-core/{name}" for name in listing.decode().split()]
         assert sorted(sockets) == ["/run/cial-core/back.sock", "/run/cial-core/front.sock"]
         targets = ["/run/cial-core", *sockets, "127.0.0.1:4000", "127.0.0.1:4001"]
-        code, output = tenant.container.exec_run([PLATFORM_PYTHON, "-c", PROBE, *targets], user="agent")
-        assert isinstance(output, bytes) and code == 0, output
-        results = dict(line.split(" ", 1) for line in output.decode().splitlines())
+        results = probe_as_agent(tenant.container, targets)
         assert results["/run/cial-core"] == "PermissionError"
         assert [results[path] for path in sockets] == ["PermissionError", "PermissionError"]
         assert results["127.0.0.1:4000"] == results["127.0.0.1:4001"] == "ConnectionRefusedError"
