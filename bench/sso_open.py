@@ -44,13 +44,16 @@ def main() -> None:
         "CIAL_TENANT_URL_TEMPLATE": f"http://{{slug}}.localhost:{port}",
     }
     with ComposeStack(project=f"bench-sso-{port}", overrides=overrides) as stack:
-        with signed_in(stack.app_url, OWNER) as api:
+        api = signed_in(stack.app_url, OWNER)  # already open (signed in): closed, not re-entered
+        try:
             assert api.post("/api/admin/tenants", json={"slug": SLUG, "name": "Bench"}).status_code == 201
             eventually(
                 lambda: api.get(f"/api/admin/tenants/{SLUG}").json()["state"] == "running",
                 timeout=120,
                 what="the tenant running",
             )
+        finally:
+            api.close()
         tenant_home = f"http://{SLUG}.localhost:{port}/"
         signed_text = f"signed in as {OWNER.email}"
         with sync_playwright() as playwright:
