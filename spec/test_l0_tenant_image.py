@@ -467,7 +467,7 @@ class TestHealth:
     def test_the_container_becomes_healthy(self, tenant: TenantContainer) -> None:
         eventually(
             lambda: tenant.state().get("Health", {}).get("Status") == "healthy",
-            timeout=45,
+            timeout=90,  # the first probe runs one interval (30 s) after the start
             what="Docker to report the container healthy",
         )
 
