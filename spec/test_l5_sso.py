@@ -10,7 +10,6 @@ disagreed, the good token case would fail.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -30,6 +29,8 @@ from playwright.sync_api import Browser
 from spec.agent_probe import probe_as_agent
 from spec.app_client import signed_in_page
 from spec.containers import ComposeStack, spec_instance
+from testkit import forged_tokens
+from testkit.forged_tokens import tampered
 from testkit.owner import Owner, signed_in
 from testkit.polling import eventually
 from testkit.ports import released_port
@@ -120,25 +121,11 @@ def mint(
     return jwt.encode(claims(tenant, **changes), key, algorithm="HS256", headers=headers)
 
 
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def hand_made(stack: ComposeStack, tenant: dict[str, Any], header: dict[str, Any], sign: bool) -> str:
     """A token with any header: `alg: none` (no signature) or an RS256 header signed with the HMAC key
     (the "algorithm confusion" of RFC 8725 §2.1)."""
     key, _ = tenant_key(stack.sso_secret, str(tenant["id"]))
-    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims(tenant)).encode())}"
-    signature = b64(hmac.new(key, signing_input.encode(), hashlib.sha256).digest()) if sign else ""
-    return f"{signing_input}.{signature}"
-
-
-def tampered(token: str) -> str:
-    """The same signature over claims changed after signing (another email)."""
-    header, payload, signature = token.split(".")
-    body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    body["email"] = "mallory@example.com"
-    return f"{header}.{b64(json.dumps(body).encode())}.{signature}"
+    return forged_tokens.hand_made(header, claims(tenant), key, sign=sign)
 
 
 def tenant_host(stack: ComposeStack, slug: str) -> str:

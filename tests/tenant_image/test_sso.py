@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
 import time
 import uuid
 from pathlib import Path
@@ -19,6 +17,9 @@ from cial_core.back.signin import SESSION_COOKIE
 from cial_core.back.sso import Grant, Refused, SsoSettings, TokenVerifier
 from cial_core.sessions import Identity, SessionReader, SignInStore, TokenAlreadyUsed
 from litestar.testing import TestClient
+
+from testkit import forged_tokens
+from testkit.forged_tokens import tampered
 
 TENANT_ID = "6f1c3d2e-8a4b-4c5d-9e6f-0123456789ab"
 OTHER_ID = "0a0b0c0d-1111-4222-8333-444455556666"
@@ -68,21 +69,8 @@ def mint(key: bytes = KEY, kid: str = KID, typ: str = "cial-sso+jwt", **changes:
     return jwt.encode(claims(**changes), key, algorithm="HS256", headers={"typ": typ, "kid": kid})
 
 
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def hand_made(header: dict[str, Any], *, sign: bool) -> str:
-    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims()).encode())}"
-    signature = b64(hmac.new(KEY, signing_input.encode(), hashlib.sha256).digest()) if sign else ""
-    return f"{signing_input}.{signature}"
-
-
-def tampered(token: str) -> str:
-    header, payload, signature = token.split(".")
-    body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    body["email"] = "mallory@example.com"
-    return f"{header}.{b64(json.dumps(body).encode())}.{signature}"
+    return forged_tokens.hand_made(header, claims(), KEY, sign=sign)
 
 
 def verifier(**changes: str) -> TokenVerifier:
