@@ -34,6 +34,7 @@ import docker  # noqa: E402
 import httpx  # noqa: E402
 
 from bench.proxy import ensure_tools, wrk  # noqa: E402
+from bench.router import until  # noqa: E402
 from spec.containers import ComposeStack  # noqa: E402
 from testkit.owner import Owner, signed_in  # noqa: E402
 
@@ -199,14 +200,7 @@ def main() -> None:
         extra = f"d{args.tenants:03d}{uuid.uuid4().hex[:4]}"
         begun = create(owner, extra)
         host = {"Host": f"{extra}.localhost:8080"}
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(stack.router_url, headers=host, timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.02)
+        until(lambda: httpx.get(stack.router_url, headers=host, timeout=5).status_code == 200, 300)
         print(
             f"tenant {args.tenants + 1} (with {len(running)} running): create -> first 200 through the "
             f"router {time.perf_counter() - begun:.2f} s",
