@@ -6,7 +6,10 @@
 - `docker run` -> first 200 on `/` (the platform page, through the edge), and -> first 200 on
   /.cial/api/healthz (which answers "ok" only once every service listens): median of `--runs`;
 - the floor under that figure on this machine: `docker run` of the base image serving a fixed
-  page with Python's http.server -> first 200 (Docker's own start plus one interpreter);
+  page with Python's http.server -> first 200 (Docker's own start plus one interpreter); and the
+  floor under any Litestar service: the tenant image running one interpreter that imports
+  Litestar and uvicorn and serves a one-route app -> first 200, with that process's memory (every
+  service of a tenant is such a process; the two halves import Litestar once each);
 - memory of one running tenant container as `docker stats` counts it (usage minus inactive page
   cache), idle after `--settle` seconds, and again after 100 requests on each surface, with
   each process's resident and proportional set size (RSS, PSS), so the next step is visible.
@@ -115,6 +118,42 @@ def measure_floor(client: docker.DockerClient) -> float:
         container.remove(force=True, v=True)
 
 
+# One Litestar app with one route, served by uvicorn: what every service of a tenant is at least.
+LITESTAR_FLOOR_APP = """
+import uvicorn
+from litestar import Litestar, get
+
+@get("/", sync_to_thread=False)
+def index() -> str:
+    return "ok"
+
+uvicorn.run(Litestar([index], openapi_config=None), host="0.0.0.0", port=8080, log_config=None)
+"""
+
+
+def measure_litestar_floor(client: docker.DockerClient) -> tuple[float, float]:
+    """`docker run` of the tenant image serving LITESTAR_FLOOR_APP -> first 200 (seconds), and the
+    container's memory once it answered (MiB, as `docker stats` counts it)."""
+    started = time.monotonic()
+    ports: dict[str, Any] = {"8080/tcp": ("127.0.0.1",)}
+    container: Container = client.containers.run(
+        IMAGE,
+        ["-I", "-B", "-c", LITESTAR_FLOOR_APP],
+        entrypoint="/opt/cial-core/venv/bin/python",
+        user="cial",
+        detach=True,
+        ports=ports,
+        labels=LABELS,
+    )
+    try:
+        deadline = started + 60
+        seconds = first_200(f"http://127.0.0.1:{published_port(container, deadline)}/", started, deadline)
+        time.sleep(2)
+        return seconds, memory_mib(container)
+    finally:
+        container.remove(force=True, v=True)
+
+
 def exercise(port: int, requests_per_surface: int) -> None:
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
         for _ in range(requests_per_surface):
@@ -192,12 +231,17 @@ def main(argv: list[str]) -> int:
         pages: dict[str, list[float]] = {image: [] for image in images}
         healths: dict[str, list[float]] = {image: [] for image in images}
         floors: list[float] = []
+        litestar_floors: list[float] = []
+        litestar_memory: list[float] = []
         for run in range(args.runs):
             for image in images:  # interleaved: every image sees the same moments of noise
                 to_page, to_health = measure_start(client, image, run)
                 pages[image].append(to_page)
                 healths[image].append(to_health)
             floors.append(measure_floor(client))
+            seconds, mib = measure_litestar_floor(client)
+            litestar_floors.append(seconds)
+            litestar_memory.append(mib)
         for image in images:
             label = "" if image == IMAGE else f" ({image})"
             print(f"docker run -> first 200 on /{label}: {spread(pages[image])}")
@@ -206,6 +250,10 @@ def main(argv: list[str]) -> int:
         new = statistics.median(pages[IMAGE])
         print(f"first 200 on / (target <= {TARGET_FIRST_200_SECONDS:.1f} s): {new:.2f} s{ratio(new, old)}")
         print(f"floor: docker run of {BASE_IMAGE} + http.server -> first 200: {spread(floors)}")
+        print(
+            f"floor of a Litestar service: docker run of {IMAGE} + one uvicorn/Litestar app -> first "
+            f"200: {spread(litestar_floors)}; its memory {statistics.median(litestar_memory):.1f} MiB"
+        )
 
         for image in images:
             idle, used, rows = measure_memory(client, image, args.settle)
