@@ -8,9 +8,11 @@ turns them into the orchestrator's typed errors at the boundary, with a reason a
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
@@ -29,6 +31,9 @@ from .docker_networks import TenantNetworks
 from .docker_recipe import DEFAULT_CAP_DROP, container_options
 from .errors import ImageNotFound, MachineNotFound, NameConflict, NetworkNotFound
 from .ownership import Ownership
+from .timeline import Timeline
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -156,27 +161,38 @@ class DockerOrchestrator:
         except docker.errors.ImageNotFound as exc:
             # No registry is reachable here, and pulling is never the right fix: say how to build it.
             raise ImageNotFound(spec.image, " on this Docker engine (build it: make images)") from exc
+        timeline = Timeline()
         networks = self._networks
         if networks is not None:
             spec = replace(spec, network=networks.ensure(spec))
+            timeline.mark("network")
         elif spec.network is not None:
             try:
                 client.networks.get(spec.network)
             except docker.errors.NotFound as exc:
                 raise NetworkNotFound(spec.network) from exc
 
-        container = self._adopt(spec)
-        if container is None:
-            self._ensure_volume(spec)
-            container = self._create_container(spec)
-        machine = machine_of(container.attrs)
-        if machine.state is MachineState.PAUSED:
-            container.unpause()
-        elif not machine.state.is_up:
-            container.start()
-        if networks is not None:
-            networks.attach_routers()
+        # The router joins the tenant's network while the container is made and started: both
+        # take a while in the engine (a veth each), and the router is needed only for the health
+        # check that follows. Measured: joining took 60-190 ms, starting 430-830 ms.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="router-attach") as side:
+            attached = side.submit(networks.attach_routers) if networks is not None else None
+            container = self._adopt(spec)
+            if container is None:
+                self._ensure_volume(spec)
+                container = self._create_container(spec)
+                timeline.mark("container")
+            machine = machine_of(container.attrs)
+            if machine.state is MachineState.PAUSED:
+                container.unpause()
+            elif not machine.state.is_up:
+                container.start()
+            timeline.mark("start")
+            if attached is not None:
+                attached.result()
+                timeline.mark("router")
         container.reload()  # the published host port is only known once it runs
+        log.info("tenant %s: container up in %s", spec.slug, timeline)
         return machine_of(container.attrs)
 
     def _adopt(self, spec: MachineSpec) -> Container | None:
