@@ -69,6 +69,8 @@ class Settings:
     tenant_subnet_pool: str | None = None
     # Past this, a tenant that has not answered its health check goes to `error`.
     health_deadline_seconds: float = 30.0
+    # How many tenants may boot at once (provisioning/start_slots.py); None: two per CPU core.
+    max_parallel_starts: int | None = None
     # How often the reconciler compares the engine with the tenants table.
     reconcile_interval_seconds: float = 5.0
     tenant_memory_bytes: int = DEFAULT_MEMORY_BYTES
@@ -124,6 +126,7 @@ class Settings:
             health_deadline_seconds=_float(
                 env, "CIAL_TENANT_HEALTH_DEADLINE_SECONDS", defaults.health_deadline_seconds, minimum=1
             ),
+            max_parallel_starts=_int(env, "CIAL_MAX_PARALLEL_STARTS", 0, minimum=1) or None,
             reconcile_interval_seconds=_float(
                 env, "CIAL_RECONCILE_INTERVAL_SECONDS", defaults.reconcile_interval_seconds, minimum=0.5
             ),

@@ -202,3 +202,45 @@ class TestShutdownAndRecovery:
             assert (await app.services.tenant_store.by_id(uuid.UUID(body["id"]))) is not None
             row = await app.services.tenant_store.by_id(uuid.UUID(body["id"]))
             assert row is not None and row.state.value == "running"
+
+
+class TestStartSlots:
+    async def test_no_more_tenants_boot_at_once_than_there_are_slots_and_the_rest_wait_their_turn(
+        self, settings: Settings
+    ) -> None:
+        engine = FakeEngine()
+        gate = engine.hold("health")
+        async with run_app(with_(settings, max_parallel_starts=2), engine) as app:
+            await app.client.post("/api/auth/sign-up/email", json=OWNER)
+            for slug in ("one", "two", "three"):
+                await create(app.client, slug)
+            await asyncio.wait_for(gate.arrived.wait(), 5)
+            await asyncio.sleep(0.1)  # time for a third boot to begin, if it could
+            assert engine.count("create") == 2
+            assert gate.waiting == 2
+            third = await tenant(app.client, "three")
+            assert third["state"] == "provisioning"
+            assert "waiting to start: 2 tenants are starting" in third["state_reason"]
+            assert "at most 2 start at once" in third["state_reason"]
+            gate.open()
+            await app.settle()
+            states = [(await tenant(app.client, slug))["state"] for slug in ("one", "two", "three")]
+        assert states == ["running", "running", "running"]
+        assert engine.count("create") == 3
+
+    async def test_a_tenant_deleted_while_it_waits_for_a_slot_is_never_started(
+        self, settings: Settings
+    ) -> None:
+        engine = FakeEngine()
+        gate = engine.hold("health")
+        async with run_app(with_(settings, max_parallel_starts=1), engine) as app:
+            await app.client.post("/api/auth/sign-up/email", json=OWNER)
+            await create(app.client, "first")
+            await asyncio.wait_for(gate.arrived.wait(), 5)
+            await create(app.client, "second")
+            await asyncio.sleep(0.1)
+            assert (await app.client.delete("/api/admin/tenants/second")).status_code in (200, 202, 204)
+            gate.open()
+            await app.settle()
+            assert (await app.client.get("/api/admin/tenants/second")).status_code == 404
+        assert [slug for _, slug in engine.calls if _ == "create"] == ["first"]

@@ -20,6 +20,7 @@ from cial_app.provisioning.actions import OwnerActions
 from cial_app.provisioning.backoff import Backoff
 from cial_app.provisioning.reconcile_loop import ReconcileLoop
 from cial_app.provisioning.repairs import Repairs
+from cial_app.provisioning.start_slots import StartSlots, default_start_slots
 from cial_app.provisioning.work import HealthProbe, MachineEnv, TenantWork
 from cial_app.settings import HealthVia, Settings
 from cial_app.sso.handover import sso_env
@@ -115,6 +116,7 @@ def build_provisioning(
         health or health_probe(settings, engine),
         backoff=Backoff(first=settings.reconcile_interval_seconds),
         machine_env=machine_env(settings),
+        start_slots=StartSlots(settings.max_parallel_starts or default_start_slots()),
     )
     repairs = Repairs(work)
     loop = ReconcileLoop(store, engine, repairs, interval=settings.reconcile_interval_seconds)

@@ -15,6 +15,7 @@ from cial_app.orchestrator import HEALTH_PATH, Machine, MachineTemplate, Orchest
 from cial_app.provisioning.backoff import Backoff
 from cial_app.provisioning.failures import record_failure
 from cial_app.provisioning.jobs import Jobs
+from cial_app.provisioning.start_slots import StartSlots, default_start_slots
 from cial_app.tenants.states import DesiredState, TenantState
 from cial_app.tenants.store import Placement, StateChanged, TenantRecord, TenantStore
 
@@ -48,6 +49,7 @@ class TenantWork:
         jobs: Jobs | None = None,
         backoff: Backoff | None = None,
         machine_env: MachineEnv = _no_env,
+        start_slots: StartSlots | None = None,
     ) -> None:
         self.store = store
         self.orchestrator = orchestrator
@@ -56,6 +58,7 @@ class TenantWork:
         self._machine_env = machine_env
         self.jobs = jobs or Jobs()
         self.backoff = backoff or Backoff(first=5.0)
+        self.start_slots = start_slots or StartSlots(default_start_slots())
         self._locks: dict[uuid.UUID, asyncio.Lock] = {}
 
     def lock(self, tenant_id: uuid.UUID) -> asyncio.Lock:
@@ -66,6 +69,25 @@ class TenantWork:
         """Create or start the machine (idempotent: `create` adopts what exists), then wait
         until it answers its health check: `starting`, then `running`; or `error` with why."""
         tenant = await self.store.by_id(tenant_id)
+        if tenant is None or tenant.desired is not DesiredState.RUNNING:
+            return
+        slots = self.start_slots
+        if slots.full:
+            try:
+                await self.store.transition(
+                    tenant.id,
+                    tenant.state,
+                    f"waiting to start: {slots.starting} tenants are starting, "
+                    f"{slots.waiting + 1} waiting (at most {slots.limit} start at once)",
+                    expect={tenant.state},
+                )
+            except (StateChanged, NotFound):
+                return
+        async with slots.held():
+            await self._bring_up(tenant_id, restart=restart)
+
+    async def _bring_up(self, tenant_id: uuid.UUID, *, restart: bool) -> None:
+        tenant = await self.store.by_id(tenant_id)  # again: it may have changed while it waited
         if tenant is None or tenant.desired is not DesiredState.RUNNING:
             return
         spec = self._template.spec_for(str(tenant.id), tenant.slug, self._machine_env(tenant))
