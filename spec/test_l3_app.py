@@ -4,8 +4,9 @@ with the Docker socket, the real tenant image) and a real headless Chromium.
 The plan's check: a tenant created in the admin shows `running` with a port without a reload,
 `docker ps` shows its container, and its port serves the tenant's page. Besides: stop/start keeps
 the volume's data, delete removes container and volume, `docker rm -f` behind the App's back is
-repaired, killing the App mid-provisioning leaves one container that ends `running`, an orphan is
-removed (and another App's tenant is not), a bad image name ends in `error` with its reason, and
+repaired, killing the App mid-provisioning leaves one container that ends `running`, a tenant
+whose row is wiped is quarantined with its data and restored (an orphan is stopped and kept,
+another App's is never touched), a bad image name ends in `error` with its reason, and
 an unreachable engine puts tenants in `error` and they recover when it is back.
 """
 
@@ -260,7 +261,33 @@ class TestRepairs:
         reasons = [e["reason"] for e in api.get("/api/admin/tenants/phoenix/events").json()]
         assert any("removed outside the App" in reason for reason in reasons)
 
-    def test_an_orphan_container_and_volume_are_removed_but_not_another_apps(
+    def test_a_tenant_whose_row_is_wiped_is_quarantined_with_its_data_and_restored(
+        self, app: ComposeStack, api: httpx.Client, engine: docker.DockerClient
+    ) -> None:
+        # What an empty, restored or wrong database looks like to the reconciler: a container and
+        # a volume labelled for a tenant id that no row has. Removing them would lose the data.
+        create(api, "amnesia")
+        body = until_state(api, "amnesia", "running")
+        assert [visit(body["published_port"]) for _ in range(2)] == [1, 2]
+        app.superuser_sql(
+            f"DELETE FROM tenant_events WHERE tenant_id = '{body['id']}'; "
+            f"DELETE FROM tenants WHERE id = '{body['id']}';"
+        )
+        eventually(
+            lambda: [c.status for c in containers_of(engine, body["id"])] == ["exited"],
+            timeout=REPAIR,
+            what="the container of the tenant with no row to be stopped",
+        )
+        [listed] = [q for q in api.get("/api/admin/quarantine").json() if q["tenant_id"] == body["id"]]
+        assert listed["slug"] == "amnesia"
+        assert len(volumes_of(engine, body["id"])) == 1
+
+        assert api.post(f"/api/admin/quarantine/{body['id']}/restore").status_code == 201
+        back = until_state(api, "amnesia", "running")
+        assert back["id"] == body["id"]
+        assert visit(back["published_port"]) == 3  # the same volume: nothing was lost
+
+    def test_an_orphan_of_this_app_is_stopped_and_kept_and_another_apps_is_never_touched(
         self, app: ComposeStack, api: httpx.Client, engine: docker.DockerClient
     ) -> None:
         orphan, foreign = str(uuid.uuid4()), str(uuid.uuid4())
@@ -268,7 +295,7 @@ class TestRepairs:
         theirs = {"cial.tenant": foreign, "cial.slug": "elsewhere", "cial.instance": f"{app.project}-other"}
         made: list[Any] = []
         try:
-            for labels in (ours, theirs):
+            for labels in (theirs, ours):
                 volume = engine.volumes.create(
                     name=f"cial-tenant-{labels['cial.tenant']}-data", labels=labels
                 )
@@ -282,13 +309,18 @@ class TestRepairs:
                         volumes={volume.name: {"bind": "/data", "mode": "rw"}},
                     )
                 )
+            # Ours stopped means a reconcile round has seen both.
             eventually(
-                lambda: not containers_of(engine, orphan) and not volumes_of(engine, orphan),
+                lambda: [c.status for c in containers_of(engine, orphan)] == ["exited"],
                 timeout=REPAIR,
-                what="the orphan container and volume to be removed",
+                what="the orphan container to be stopped",
             )
-            assert len(containers_of(engine, foreign)) == 1
+            assert len(volumes_of(engine, orphan)) == 1
+            [container] = containers_of(engine, foreign)
+            assert container.status == "running"
             assert len(volumes_of(engine, foreign)) == 1
+            quarantined = {q["tenant_id"] for q in api.get("/api/admin/quarantine").json()}
+            assert orphan in quarantined and foreign not in quarantined
         finally:
             for thing in reversed(made):
                 with contextlib.suppress(docker.errors.NotFound):

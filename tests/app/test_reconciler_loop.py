@@ -85,17 +85,19 @@ class TestRepairsBehindTheAppsBack:
 
 
 class TestOrphans:
-    async def test_a_labelled_container_and_volume_with_no_tenant_are_removed(
+    async def test_a_labelled_container_with_no_tenant_is_stopped_and_kept_with_its_volume(
         self, running: Running, owner: Client
     ) -> None:
         mine = await running_tenant(running, owner)
         orphan = str(uuid.uuid4())
         running.engine.memory.add_orphan(orphan, "ghost")
         await running.reconcile()
-        assert await running.engine.machines_of(orphan) == []
-        assert await running.engine.volumes_of(orphan) == []
+        await running.reconcile()
+        [machine] = await running.engine.machines_of(orphan)
+        assert machine.state is MachineState.STOPPED
+        assert len(await running.engine.volumes_of(orphan)) == 1
+        assert running.engine.count("remove_machine") == running.engine.count("remove_volume") == 0
         assert len(await running.engine.machines_of(mine["id"])) == 1
-        assert len(await running.engine.volumes_of(mine["id"])) == 1
 
 
 class TestLevelTriggered:

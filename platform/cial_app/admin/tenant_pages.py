@@ -14,13 +14,14 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 
 from cial_app.admin.pages import HOME, AnyRequest, form_fields, page, refused, see_other
+from cial_app.admin.quarantine_pages import quarantined
 from cial_app.errors import AppError, InvalidInput
 from cial_app.provisioning import ActionResult, Verb, allowed
 from cial_app.settings import Settings
 from cial_app.sso.service import SsoService
 from cial_app.tenants.rules import could_be_slug
 from cial_app.tenants.service import TenantService
-from cial_app.web.deps import AppSettings, Owner, Sso, Tenants
+from cial_app.web.deps import AppSettings, Owner, Quarantine, Sso, Tenants
 from cial_app.web.guards import owner_only
 
 LOG_LINES = 60
@@ -67,8 +68,12 @@ class TenantPages(Controller):
         tenants: Tenants,
         sso: Sso,
         settings: AppSettings,
+        quarantine: Quarantine,
         created: FromQuery[str | None] = None,
         deleted: FromQuery[str | None] = None,
+        restored: FromQuery[str | None] = None,
+        purged: FromQuery[str | None] = None,
+        quarantine_error: FromQuery[str | None] = None,
     ) -> Response[Any]:
         listing = await tenants.all()
         notice = (
@@ -76,9 +81,15 @@ class TenantPages(Controller):
         )
         if deleted and not any(t.slug == deleted for t in listing) and could_be_slug(deleted):
             notice = f"Tenant '{deleted}' deleted, with its container and its data."
+        if restored and any(t.slug == restored for t in listing):
+            notice = f"Tenant '{restored}' restored from quarantine, with its data; it is starting."
+        held, unlisted = await quarantined(quarantine)
+        if purged and not any(q.slug == purged or q.tenant_id == purged for q in held):
+            notice = f"Quarantined tenant '{purged}' deleted, with its data."
         return page(
             request, settings, "tenants.html", user=owner.user, tenants=listing, notice=notice,
-            sso_ready=sso.configured,
+            sso_ready=sso.configured, quarantined=held, quarantine_note=unlisted,
+            quarantine_error=quarantine_error if held else None,
         )  # fmt: skip
 
     @post("/tenants", status_code=303)

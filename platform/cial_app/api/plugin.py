@@ -19,6 +19,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from cial_app import db
+from cial_app.admin.quarantine_pages import QuarantinePages
 from cial_app.admin.sign_in import SignInPages
 from cial_app.admin.tenant_pages import TenantPages
 from cial_app.api.csrf import CsrfMiddleware
@@ -27,6 +28,7 @@ from cial_app.api.health import healthz
 from cial_app.api.services import Services
 from cial_app.auth.controllers import AuthController
 from cial_app.tenants.controllers import TenantController
+from cial_app.tenants.quarantine_api import QuarantineController
 from cial_app.web.guards import current_session, require_owner
 
 ADMIN = Path(__file__).resolve().parent.parent / "admin"
@@ -51,8 +53,10 @@ class CialPlugin(InitPluginProtocol):
                 healthz,
                 AuthController,
                 TenantController,
+                QuarantineController,
                 SignInPages,
                 TenantPages,
+                QuarantinePages,
                 create_static_files_router(
                     path="/admin/static", directories=[STATIC], include_in_schema=False, cache_control=None
                 ),
@@ -63,6 +67,7 @@ class CialPlugin(InitPluginProtocol):
                 "settings": Provide(lambda: services.settings, sync_to_thread=False),
                 "auth": Provide(lambda: services.auth, sync_to_thread=False),
                 "tenants": Provide(lambda: services.tenants, sync_to_thread=False),
+                "quarantine": Provide(lambda: services.quarantine, sync_to_thread=False),
                 "sso": Provide(lambda: services.sso, sync_to_thread=False),
                 "current": Provide(current_session),
                 "owner": Provide(require_owner, sync_to_thread=False),

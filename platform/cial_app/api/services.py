@@ -12,6 +12,7 @@ from cial_app.orchestrator import Orchestrator
 from cial_app.provisioning import HealthProbe, Provisioning, build_provisioning
 from cial_app.settings import Settings
 from cial_app.sso.service import SsoService
+from cial_app.tenants.quarantine import QuarantineService
 from cial_app.tenants.service import TenantService
 from cial_app.tenants.store import TenantStore
 
@@ -21,6 +22,7 @@ class Services:
     settings: Settings
     auth: AuthService
     tenants: TenantService
+    quarantine: QuarantineService
     sso: SsoService
     tenant_store: TenantStore
     provisioning: Provisioning
@@ -45,6 +47,7 @@ def build_services(
         settings=settings,
         auth=auth,
         tenants=tenants,
+        quarantine=QuarantineService(store, provisioning.orchestrator, provisioning.actions),
         sso=SsoService(settings, tenants),
         tenant_store=store,
         provisioning=provisioning,

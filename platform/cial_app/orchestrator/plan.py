@@ -30,8 +30,8 @@ class ActionKind(StrEnum):
     STOP = "stop"
     DESTROY = "destroy"
     REMOVE_DUPLICATE = "remove-duplicate"
-    REMOVE_ORPHAN_MACHINE = "remove-orphan-machine"
-    REMOVE_ORPHAN_VOLUME = "remove-orphan-volume"
+    # A running machine of a tenant the App does not know: stopped and kept (quarantine).
+    STOP_ORPHAN = "stop-orphan"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +58,13 @@ def plan(
 ) -> list[Action]:
     """The actions that bring `machines` and `volumes` to `desired`, in a safe order.
 
-    Anything labelled for a tenant the App does not know is an orphan and is removed, unless it
-    was created after `desired_as_of` (the moment the caller read its tenants): such a resource may
-    belong to a tenant created since, so it is left for the next round rather than destroyed."""
+    Anything labelled for a tenant the App does not know is an orphan. Orphans are never removed
+    here: the tenants table may be empty, restored from an old backup or another App's, and
+    deleting whatever it does not list would wipe every tenant's data in one round. A running
+    orphan is stopped (it serves nobody: the router routes only tenants in the table) and kept
+    with its volume, for the owner to restore or delete (`tenants.quarantine`). An orphan created
+    after `desired_as_of` (the moment the caller read its tenants) may belong to a tenant created
+    since, so it is left alone for the next round."""
     wanted = {d.tenant_id: d for d in desired}
     by_tenant: dict[str, list[Machine]] = defaultdict(list)
     for machine in machines:
@@ -70,45 +74,12 @@ def plan(
         volumes_by_tenant[volume.tenant_id].append(volume)
 
     actions: list[Action] = []
-    # Orphans first, containers before volumes: a volume cannot be removed while mounted.
     for tenant_id, found in sorted(by_tenant.items()):
         if tenant_id in wanted:
             continue
-        for machine in found:
-            if _newer(machine.created_at, desired_as_of):
-                continue
-            actions.append(
-                Action(
-                    ActionKind.REMOVE_ORPHAN_MACHINE,
-                    tenant_id,
-                    machine.slug,
-                    machine.id,
-                    "no tenant has this id",
-                )
-            )
-    for tenant_id, vols in sorted(volumes_by_tenant.items()):
-        if tenant_id in wanted:
-            continue
-        for volume in vols:
-            if _newer(volume.created_at, desired_as_of):
-                continue
-            # A volume still mounted by an orphan created too recently to remove must stay too.
-            if any(
-                m.volume == volume.name
-                for m in by_tenant.get(tenant_id, [])
-                if _newer(m.created_at, desired_as_of)
-            ):
-                continue
-            actions.append(
-                Action(
-                    ActionKind.REMOVE_ORPHAN_VOLUME,
-                    tenant_id,
-                    volume.slug,
-                    volume.name,
-                    "no tenant has this id",
-                )
-            )
-
+        if any(m.state in _STOPPABLE and not _newer(m.created_at, desired_as_of) for m in found):
+            slug = next((m.slug for m in found if m.slug), None)
+            actions.append(Action(ActionKind.STOP_ORPHAN, tenant_id, slug, why="no tenant has this id"))
     for tenant in sorted(wanted.values(), key=lambda d: d.tenant_id):
         found = sorted(by_tenant.get(tenant.tenant_id, []), key=preference)
         if tenant.desired is Desired.ABSENT:

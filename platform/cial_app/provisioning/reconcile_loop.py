@@ -2,9 +2,10 @@
 compared and the gap closed. Level-triggered: it needs no event, only the two states, so a round
 that finds nothing to do changes nothing, and logs nothing.
 
-Orphans (labelled resources of this App's instance with no tenant row) are removed here; each
-tenant's own repairs go through `Repairs.converge`, which shares the tenant's lock and job slot
-with the owner's requests.
+Orphans (labelled resources of this App's instance with no tenant row) are quarantined here: a
+running one is stopped, and nothing is removed (the owner restores or deletes them in the admin,
+`tenants.quarantine`). Each tenant's own repairs go through `Repairs.converge`, which shares the
+tenant's lock and job slot with the owner's requests.
 """
 
 from __future__ import annotations
@@ -31,8 +32,6 @@ from cial_app.provisioning.repairs import Repairs
 from cial_app.tenants.store import TenantStore
 
 log = logging.getLogger(__name__)
-
-_ORPHANS = frozenset({ActionKind.REMOVE_ORPHAN_MACHINE, ActionKind.REMOVE_ORPHAN_VOLUME})
 
 
 class ReconcileLoop:
@@ -82,8 +81,8 @@ class ReconcileLoop:
 
             desired = [DesiredTenant(str(t.id), t.slug, t.desired) for t in tenants]
             for action in plan(desired, machines, volumes, desired_as_of=as_of):
-                if action.kind in _ORPHANS:
-                    await self._remove_orphan(action)
+                if action.kind is ActionKind.STOP_ORPHAN:
+                    await self._quarantine(action)
 
             machines_of: dict[str, list[Machine]] = defaultdict(list)
             for machine in machines:
@@ -97,22 +96,18 @@ class ReconcileLoop:
                     tenant.id, machines_of[key], volumes_of[key], observed_at=observed_at
                 )
 
-    async def _remove_orphan(self, action: Action) -> None:
-        what = "container" if action.kind is ActionKind.REMOVE_ORPHAN_MACHINE else "volume"
-        target = action.target or ""
-        label = target[:12] if what == "container" else target
-        orchestrator = self._orchestrator
+    async def _quarantine(self, action: Action) -> None:
+        name = f"{action.slug or '?'} ({action.tenant_id})"
         try:
-            if action.kind is ActionKind.REMOVE_ORPHAN_MACHINE:
-                await orchestrator.remove_machine(target)
-            else:
-                await orchestrator.remove_volume(target)
+            await self._orchestrator.stop(action.tenant_id)
         except OrchestratorError as error:
-            log.warning(
-                "could not remove orphan %s %s (tenant %s): %s", what, label, action.tenant_id, error.reason
-            )
+            log.warning("could not stop the container of unknown tenant %s: %s", name, error.reason)
         else:
-            log.info("removed orphan %s %s: no tenant has id %s", what, label, action.tenant_id)
+            log.warning(
+                "quarantined tenant %s: no tenant row has its id; its container is stopped and kept "
+                "with its volume until the owner restores or deletes it in the admin",
+                name,
+            )
 
     # ---------------------------------------------------------------------------------- the loop
 

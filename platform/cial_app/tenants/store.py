@@ -114,13 +114,21 @@ class TenantStore:
         return None if row is None else _record(row)
 
     async def insert(
-        self, *, slug: str, name: str, owner_id: uuid.UUID, state: TenantState, reason: str
+        self,
+        *,
+        slug: str,
+        name: str,
+        owner_id: uuid.UUID,
+        state: TenantState,
+        reason: str,
+        tenant_id: uuid.UUID | None = None,
     ) -> TenantRecord:
         """Insert a tenant and the event for its first state. Raises the DB's unique violation
-        when the slug is taken (see `cial_app.db.is_unique_violation`)."""
+        when the slug (or the id) is taken (see `cial_app.db.is_unique_violation`). `tenant_id`
+        is given only to restore a tenant whose machine and volume carry that id."""
         now = self._clock()
         record = TenantRecord(
-            id=uuid.uuid4(),
+            id=tenant_id or uuid.uuid4(),
             slug=slug,
             name=name,
             state=state,
