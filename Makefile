@@ -42,7 +42,7 @@ docker:
 chromium:
 	@ci/ensure-chromium.sh
 
-build/wheelhouse/.stamp: pyproject.toml ci/requirements.py ci/wheels.sh $(VENV)/.installed
+build/wheelhouse/.stamp: pyproject.toml ci/requirements.py ci/wheels.sh ci/strip_wheels.py $(VENV)/.installed
 	ci/wheels.sh
 	@touch $@
 

@@ -67,6 +67,49 @@ for entry in os.listdir("/proc"):
 print(json.dumps(found))
 """
 
+# Run as root by Core's interpreter, with the flags Core's services run with: every path that can
+# change what it imports (each directory on its sys.path, everything beneath it, their parents,
+# what symlinks point to, and the interpreter) that `agent` could write, and how many were seen.
+AGENT_WRITABLE_ON_CORE_PATH_SCRIPT = """
+import json, os, pwd, stat, sys
+agent = pwd.getpwnam("agent")
+agent_groups = set(os.getgrouplist("agent", agent.pw_gid))
+
+def writable_by_agent(info):
+    if stat.S_ISLNK(info.st_mode):
+        return info.st_uid == agent.pw_uid  # its mode means nothing; where it points is checked
+    return (
+        info.st_uid == agent.pw_uid
+        or (info.st_gid in agent_groups and info.st_mode & stat.S_IWGRP)
+        or info.st_mode & stat.S_IWOTH
+    )
+
+def with_parents(path):
+    path = os.path.abspath(path)
+    yield path
+    while path != "/":
+        path = os.path.dirname(path)
+        yield path
+
+seen, found = set(), []
+def check(path):
+    for each in with_parents(path):
+        if each in seen or not os.path.lexists(each):
+            continue
+        seen.add(each)
+        if writable_by_agent(os.lstat(each)):
+            found.append(each)
+        if os.path.islink(each):
+            check(os.path.realpath(each))
+
+for entry in [sys.executable, *sys.path]:
+    check(entry)
+    for root, dirs, files in os.walk(entry):
+        for name in dirs + files:
+            check(os.path.join(root, name))
+print(json.dumps({"path": sys.path, "checked": len(seen), "writable_by_agent": sorted(found)}))
+"""
+
 
 @dataclass(frozen=True)
 class Process:
@@ -360,6 +403,39 @@ class TestBoundary:
         assert code != 0
         assert "ModuleNotFoundError" in output
         assert tenant.run(python, "-c", "import cial_proxy", user="agent")[0] != 0
+
+    def test_nothing_on_cores_import_path_is_writable_by_agent(self, tenant: TenantContainer) -> None:
+        # Core imports a library it shares with the platform (/opt/cial-lib, through a .pth): agent
+        # may read it, never write any of it, nor anything else Core's interpreter can import.
+        code, output = tenant.run(
+            "/opt/cial-core/venv/bin/python", "-I", "-B", "-c", AGENT_WRITABLE_ON_CORE_PATH_SCRIPT
+        )
+        assert code == 0, output
+        report = json.loads(output)
+        assert "/opt/cial-core" in report["path"]
+        assert report["checked"] > 1000  # the standard library, the venv, the shared library
+        assert report["writable_by_agent"] == []
+
+    def test_the_shared_library_is_roots_and_read_only_to_others(self, tenant: TenantContainer) -> None:
+        # Stricter than "not agent's": cial may not write it either, though Core imports it.
+        listing = "find /opt/cial-lib \\( -type d -o -type f \\) -printf '%y %u:%g %m\\n' | sort | uniq -c"
+        code, output = tenant.run("sh", "-c", listing)
+        assert code == 0, output
+        kinds = {" ".join(line.split()[1:]) for line in output.splitlines()}
+        assert kinds == {"d root:root 755", "f root:root 644"}
+        for user in ("agent", "cial"):
+            assert tenant.run("touch", "/opt/cial-lib/lib/python3.11/site-packages/x.py", user=user)[0] != 0
+
+    @pytest.mark.parametrize("venv", ["/opt/cial-core/venv", "/opt/cial-platform/venv"])
+    def test_packages_no_service_imports_are_not_installed(self, tenant: TenantContainer, venv: str) -> None:
+        # Litestar depends on them for its CLI, OpenAPI examples, test client and htmx plugin; the
+        # image leaves them out. They came back once, unseen but for 29 MB more image: pip put
+        # them in Core's venv, finding them missing from the shared library.
+        left_out = ["rich", "rich_click", "markdown_it", "mdurl", "pygments", "polyfactory", "faker"]
+        left_out += ["httpx", "httpcore", "certifi", "litestar_htmx"]
+        probe = f"import importlib.util; print([m for m in {left_out!r} if importlib.util.find_spec(m)])"
+        code, output = tenant.run(f"{venv}/bin/python", "-I", "-B", "-c", probe)
+        assert (code, output.strip()) == (0, "[]")
 
     def test_agent_cannot_read_the_environment_of_cial_processes(self, tenant: TenantContainer) -> None:
         for name in ("edge", "core-back", "core-front"):
