@@ -256,12 +256,44 @@ class TestPlanVerify:
         assert response.json()["status"] == "ok"
         assert response.json()["tenant"] == TENANT_SLUG
 
-    def test_core_directory_is_owned_by_cial_with_mode_0700(self, tenant: TenantContainer) -> None:
+    def test_core_code_is_roots_and_readable_by_group_cial_only(self, tenant: TenantContainer) -> None:
+        # The root supervisor imports it: if `cial` could change it, a compromised Core service
+        # would run as root at the next start.
         code, listing = tenant.run("ls", "-la", "/opt/cial-core")
         assert code == 0
         this_dir = next(line for line in listing.splitlines() if line.endswith(" ."))
         mode, _, owner, group, *_ = this_dir.split()
-        assert (mode, owner, group) == ("drwx------", "cial", "cial")
+        assert (mode, owner, group) == ("dr-xr-x---", "root", "cial")
+        code, output = tenant.run(
+            "find",
+            "/opt/cial-core",
+            "(",
+            "-not",
+            "-user",
+            "root",
+            "-o",
+            "-not",
+            "-type",
+            "l",
+            "-perm",
+            "/0222",
+            ")",
+            "-print",
+        )
+        assert (code, output.strip()) == (0, "")
+
+    @pytest.mark.parametrize(
+        "target",
+        [
+            "/opt/cial-core/cial_core/supervisor.py",
+            "/opt/cial-core/cial_core/new.py",
+            "/opt/cial-core/venv/x.pth",
+        ],
+    )
+    def test_cial_cannot_change_cores_code(self, tenant: TenantContainer, target: str) -> None:
+        code, output = tenant.run("sh", "-c", f"echo 'import os' >> {target}", user="cial")
+        assert code != 0
+        assert "Permission denied" in output
 
     def test_agent_cannot_read_core_code(self, tenant: TenantContainer) -> None:
         core_file = "/opt/cial-core/cial_core/supervisor.py"

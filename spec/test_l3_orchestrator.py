@@ -9,6 +9,8 @@ to it: the reconciler's orphan sweep here can never touch another run's tenants,
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -155,6 +157,17 @@ class TestCreate:
         assert host["Memory"] == 256 * 2**20 and host["NanoCpus"] == 10**9 and host["PidsLimit"] == 256
         assert "no-new-privileges:true" in host["SecurityOpt"]
         assert host["Privileged"] is False
+        assert host["CapDrop"] == ["ALL"]
+        assert sorted(host["CapAdd"]) == ["CAP_CHOWN", "CAP_KILL", "CAP_SETGID", "CAP_SETUID"] or sorted(
+            host["CapAdd"]
+        ) == ["CHOWN", "KILL", "SETGID", "SETUID"]
+        assert host["ReadonlyRootfs"] is True
+        assert host["Tmpfs"] == {
+            "/tmp": "rw,nosuid,nodev,size=64m",
+            "/run": "rw,nosuid,nodev,noexec,size=1m,mode=0755",
+        }
+        assert attrs["Image"] == engine.images.get(spec.image).id
+        assert len(attrs["Config"]["Labels"]["cial.recipe"]) == 16
         mounts = attrs["Mounts"]
         assert [(m["Type"], m["Name"], m["Destination"]) for m in mounts] == [
             ("volume", f"cial-tenant-{spec.tenant_id}-data", "/var/lib/cial")
@@ -190,7 +203,8 @@ class TestCreate:
         # The state an App crash between `docker create` and `docker start` leaves behind.
         assert isinstance(driver, DockerOrchestrator)
         await asyncio.to_thread(driver._ensure_volume, spec)
-        half = await asyncio.to_thread(driver._create_container, spec)
+        options = driver._options(spec, str(engine.images.get(spec.image).id))
+        half = await asyncio.to_thread(driver._create_container, spec, options)
         assert (await driver.status(spec.tenant_id)).state is MachineState.CREATED
         machine = await driver.create(spec)
         assert machine.id == half.id and machine.state is MachineState.RUNNING
@@ -349,3 +363,90 @@ class TestNetwork:
         networks = engine.networks.list(filters={"label": f"{INSTANCE_LABEL}={INSTANCE}"})
         subnets = [n.attrs["IPAM"]["Config"][0]["Subnet"] for n in networks]
         assert len(networks) == 6 and len(set(subnets)) == 6, subnets
+
+
+# The capability bits of Linux (capability.h) the recipe leaves the supervisor.
+_CAPABILITY_BITS = {"CHOWN": 0, "DAC_OVERRIDE": 1, "FOWNER": 3, "KILL": 5, "SETGID": 6, "SETUID": 7}
+
+
+def capabilities(status: str) -> set[str]:
+    """The effective capabilities named in a /proc/<pid>/status text, among those above."""
+    line = next(line for line in status.splitlines() if line.startswith("CapEff:"))
+    bits = int(line.split()[1], 16)
+    unknown = bits & ~sum(1 << bit for bit in _CAPABILITY_BITS.values())
+    assert unknown == 0, f"capabilities beyond the recipe's: {unknown:#x}"
+    return {name for name, bit in _CAPABILITY_BITS.items() if bits & (1 << bit)}
+
+
+class TestHardenedRecipe:
+    """What a process in a tenant can do to the machine it runs on, tried as it would be tried."""
+
+    async def test_nothing_of_the_image_is_writable_and_scratch_space_is_bounded(
+        self, driver: Orchestrator, spec: MachineSpec, engine: docker.DockerClient
+    ) -> None:
+        machine = await running_and_healthy(driver, spec)
+        container = engine.containers.get(machine.id or "")
+        for user, target in (
+            ("agent", "/opt/cial-platform/cial_platform/x.py"),
+            ("agent", "/x"),
+            ("root", "/x"),
+        ):
+            code, output = container.exec_run(["sh", "-c", f"echo x > {target}"], user=user)
+            assert code != 0 and b"Read-only file system" in output, (user, target, output)
+        # /tmp takes writes, up to its size: a tenant cannot fill the host's disk through it.
+        code, output = container.exec_run(
+            ["sh", "-c", "head -c 80M /dev/zero > /tmp/big; echo $?; rm -f /tmp/big"], user="agent"
+        )
+        assert b"No space left on device" in output
+        code, _ = container.exec_run(["sh", "-c", "echo x > /tmp/small"], user="agent")
+        assert code == 0
+
+    async def test_root_holds_only_the_supervisors_four_capabilities_and_agent_none(
+        self, driver: Orchestrator, spec: MachineSpec, engine: docker.DockerClient
+    ) -> None:
+        machine = await running_and_healthy(driver, spec)
+        container = engine.containers.get(machine.id or "")
+        _, supervisor = container.exec_run(["cat", "/proc/1/status"])
+        assert isinstance(supervisor, bytes)
+        # PID 1 is tini; the supervisor is its child and has the same set.
+        assert capabilities(supervisor.decode()) == {"CHOWN", "KILL", "SETGID", "SETUID"}
+        _, agents = container.exec_run(
+            ["sh", "-c", "grep -l '^Uid:[[:space:]]*1001' /proc/[0-9]*/status | xargs cat"]
+        )
+        assert isinstance(agents, bytes)
+        statuses = agents.decode().split("Name:")[1:]
+        assert statuses and all(capabilities("Name:" + s) == set() for s in statuses)
+        # Without DAC_OVERRIDE, root in the tenant cannot read into what another user closed.
+        code, output = container.exec_run(["ls", "/var/lib/cial"], user="root")
+        assert code != 0 and b"Permission denied" in output
+
+    async def test_a_rebuilt_image_reaches_the_tenant_at_its_next_start_with_its_data(
+        self, driver: Orchestrator, engine: docker.DockerClient
+    ) -> None:
+        tag = f"cial-tenant:spec-roll-{uuid.uuid4().hex[:8]}"
+
+        def build(generation: int) -> str:
+            # A build the engine does offline: the same image under one more label.
+            dockerfile = f"FROM {TENANT_IMAGE}\nLABEL cial.spec.generation={generation}\n".encode()
+            image, _ = engine.images.build(fileobj=io.BytesIO(dockerfile), tag=tag, rm=True)
+            return str(image.id)
+
+        try:
+            first = build(1)
+            spec = new_tenant(MachineTemplate(image=tag))
+            machine = await running_and_healthy(driver, spec)
+            assert engine.containers.get(machine.id or "").attrs["Image"] == first
+            assert (await http(machine, "POST", "/.cial/api/visits")).json()["visits"] == 1
+            second = build(2)
+            # Running, it keeps its image until it next starts (the App's restart: stop, create).
+            assert (await driver.status(spec.tenant_id)).id == machine.id
+            await driver.stop(spec.tenant_id)
+            rolled = await running_and_healthy(driver, spec)
+            assert rolled.id != machine.id
+            assert engine.containers.get(rolled.id or "").attrs["Image"] == second
+            assert (await http(rolled, "POST", "/.cial/api/visits")).json()["visits"] == 2
+            assert len(containers_of(engine, spec.tenant_id)) == 1
+        finally:
+            sweep(INSTANCE, client=engine)
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                engine.images.remove(tag, force=True)

@@ -441,16 +441,21 @@ def prepare_socket_directory(path: str = CORE_SOCKET_DIR, user: str = CORE_USER)
     Made anew at every start (a restarted container keeps its files): nothing left in it from
     before can be mistaken for a live socket, and its mode is this code's, whatever was there.
     Only root can write to its parent (/run), so no one else can have put a link there.
+    Root here holds CHOWN but neither DAC_OVERRIDE nor FOWNER (the tenant recipe drops them), so
+    it may not look into or change a directory of `cial`'s: it takes an old one back first, and
+    sets the mode of the new one while it still owns it.
     """
     account = pwd.getpwnam(user)
     with contextlib.suppress(FileNotFoundError):
         if stat.S_ISDIR(os.lstat(path).st_mode):
+            os.chown(path, 0, 0, follow_symlinks=False)
+            os.chmod(path, 0o700)
             shutil.rmtree(path)
         else:
             os.unlink(path)
     os.mkdir(path, 0o700)
-    os.chown(path, account.pw_uid, account.pw_gid)
     os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
+    os.chown(path, account.pw_uid, account.pw_gid)
 
 
 def main() -> int:

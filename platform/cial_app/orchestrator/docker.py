@@ -28,7 +28,7 @@ from .docker_connect import connect, engine_address
 from .docker_errors import ignore_missing, translated
 from .docker_inspect import machine_of, volume_of
 from .docker_networks import TenantNetworks
-from .docker_recipe import DEFAULT_CAP_DROP, container_options
+from .docker_recipe import RECIPE_LABEL, container_options, recipe_hash
 from .errors import ImageNotFound, MachineNotFound, NameConflict, NetworkNotFound
 from .ownership import Ownership
 from .timeline import Timeline
@@ -57,7 +57,6 @@ class DockerOrchestrator:
         stop_timeout: int = 10,
         log_max_size: str = "10m",
         log_max_files: int = 3,
-        cap_drop: tuple[str, ...] = DEFAULT_CAP_DROP,
         instance: str | None = None,
         subnet_pool: str | None = None,
     ) -> None:
@@ -74,7 +73,6 @@ class DockerOrchestrator:
         self._log_config = LogConfig(
             type=LogConfig.types.JSON, config={"max-size": log_max_size, "max-file": str(log_max_files)}
         )
-        self._cap_drop = list(cap_drop)
         self._client: docker.DockerClient | None = None
         self._client_lock = threading.Lock()
         # One operation at a time per tenant within this process; across processes (an App restart)
@@ -157,7 +155,7 @@ class DockerOrchestrator:
     def _create(self, spec: MachineSpec) -> Machine:
         client = self._docker
         try:
-            client.images.get(spec.image)
+            image = client.images.get(spec.image)
         except docker.errors.ImageNotFound as exc:
             # No registry is reachable here, and pulling is never the right fix: say how to build it.
             raise ImageNotFound(spec.image, " on this Docker engine (build it: make images)") from exc
@@ -177,10 +175,11 @@ class DockerOrchestrator:
         # check that follows. Measured: joining took 60-190 ms, starting 430-830 ms.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="router-attach") as side:
             attached = side.submit(networks.attach_routers) if networks is not None else None
-            container = self._adopt(spec)
+            options = self._options(spec, str(image.id))
+            container = self._adopt(spec, str(image.id), options["labels"][RECIPE_LABEL])
             if container is None:
                 self._ensure_volume(spec)
-                container = self._create_container(spec)
+                container = self._create_container(spec, options)
                 timeline.mark("container")
             machine = machine_of(container.attrs)
             if machine.state is MachineState.PAUSED:
@@ -195,8 +194,19 @@ class DockerOrchestrator:
         log.info("tenant %s: container up in %s", spec.slug, timeline)
         return machine_of(container.attrs)
 
-    def _adopt(self, spec: MachineSpec) -> Container | None:
-        """The tenant's existing container if it can serve `spec`; everything else of it removed."""
+    def _options(self, spec: MachineSpec, image_id: str) -> dict[str, Any]:
+        """`containers.create`'s arguments for `spec`, labelled with the hash of their recipe."""
+        name = self._ownership.container_name(spec)
+        options = container_options(spec, name, self._ownership.labels(spec), self._log_config)
+        options["labels"] = {**options["labels"], RECIPE_LABEL: recipe_hash(image_id, options)}
+        return options
+
+    def _adopt(self, spec: MachineSpec, image_id: str, recipe: str) -> Container | None:
+        """The tenant's existing container if it can serve `spec`; everything else of it removed.
+
+        Kept only if it runs this very build of the image (its id: a tag moves when the image is
+        rebuilt) and this recipe; otherwise it is replaced, so a rebuilt image or a changed
+        recipe reaches a tenant at its next start."""
         found = self._containers(spec.tenant_id)
         if not found:
             return None
@@ -205,7 +215,8 @@ class DockerOrchestrator:
             ignore_missing(partial(extra.remove, force=True))
         machine = machine_of(keep.attrs)
         name = self._ownership.container_name(spec)
-        if machine.state in _REPLACE or machine.image != spec.image or machine.name != name:
+        current = keep.attrs.get("Image") == image_id and keep.labels.get(RECIPE_LABEL) == recipe
+        if machine.state in _REPLACE or not current or machine.name != name:
             # The volume outlives the container, so replacing it loses no data.
             ignore_missing(partial(keep.remove, force=True))
             return None
@@ -227,14 +238,11 @@ class DockerOrchestrator:
                 "it was not mounted"
             )
 
-    def _create_container(self, spec: MachineSpec) -> Container:
+    def _create_container(self, spec: MachineSpec, options: dict[str, Any]) -> Container:
         # A few rounds: each one either creates, adopts, or clears a leftover and tries again.
-        name = self._ownership.container_name(spec)
+        name = str(options["name"])
         for _attempt in range(_NAME_ATTEMPTS):
             try:
-                options = container_options(
-                    spec, name, self._ownership.labels(spec), self._cap_drop, self._log_config
-                )
                 return self._docker.containers.create(spec.image, **options)
             except docker.errors.APIError as exc:
                 if exc.status_code != 409:

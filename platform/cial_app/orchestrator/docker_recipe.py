@@ -1,12 +1,16 @@
 """The fixed recipe of a tenant container: what every one gets, whatever the caller asks.
 
 Kept apart from the driver's engine calls so the whole recipe reads in one place: named volume,
-no bind mounts, not privileged, no-new-privileges, dropped capabilities, limits, 127.0.0.1 only.
+no bind mounts, not privileged, no-new-privileges, every capability dropped but the supervisor's
+four, a read-only root filesystem with sized tmpfs where writes belong, limits, 127.0.0.1 only.
+The recipe's hash is a label on the container (`recipe_hash`): a container made from another
+recipe, or from another build of the image, is replaced the next time its tenant starts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
 from typing import Any
 
 from docker.types import LogConfig
@@ -14,10 +18,23 @@ from docker.types import LogConfig
 from .base import DATA_DIR, MachineSpec
 from .docker_inspect import PORT_KEY
 
-# Dropped on top of Docker's default set: nothing in a tenant needs raw sockets, device nodes,
-# chroot, low ports (the edge listens on 8080) or to grant file capabilities. The supervisor keeps
-# SETUID/SETGID/KILL/CHOWN, which it needs to run each service as its own user.
-DEFAULT_CAP_DROP = ("NET_RAW", "MKNOD", "SYS_CHROOT", "NET_BIND_SERVICE", "SETFCAP", "AUDIT_WRITE")
+RECIPE_LABEL = "cial.recipe"
+
+# All that any process in a tenant may hold, and only the root supervisor does (its children
+# drop everything with their uid): SETUID/SETGID to start each service as its user, KILL to stop
+# them, CHOWN to hand Core's socket directory to `cial`. Without DAC_OVERRIDE and FOWNER, root in
+# the container cannot read or change another user's files either (Core's code is root's own,
+# readable by `cial`'s group: see tenant_image/Dockerfile).
+SUPERVISOR_CAPABILITIES = ("CHOWN", "KILL", "SETGID", "SETUID")
+
+# Nothing of the image is writable: the tenant's data is in its volume (Core's, 0700), sockets
+# in /run, scratch files in /tmp, both in memory and sized, so no process can fill the host's
+# disk through them (the memory they take counts against the tenant's limit). noexec on /run:
+# only sockets belong there.
+TMPFS = {
+    "/tmp": "rw,nosuid,nodev,size=64m",  # noqa: S108 - the tenant's own /tmp, a fresh tmpfs
+    "/run": "rw,nosuid,nodev,noexec,size=1m,mode=0755",
+}
 
 
 # The SDK's type stubs list only "always" and "on-failure"; the engine accepts this one too.
@@ -30,7 +47,7 @@ def _published(host_port: int | None) -> dict[str, Any]:
 
 
 def container_options(
-    spec: MachineSpec, name: str, labels: dict[str, str], cap_drop: Sequence[str], log_config: LogConfig
+    spec: MachineSpec, name: str, labels: dict[str, str], log_config: LogConfig
 ) -> dict[str, Any]:
     """The keyword arguments of `containers.create` for `spec` (the image aside), named `name`."""
     return {
@@ -52,7 +69,23 @@ def container_options(
         "nano_cpus": int(spec.cpus * 1e9),
         "pids_limit": spec.pids_limit,
         "security_opt": ["no-new-privileges:true"],
-        "cap_drop": list(cap_drop),
+        "cap_drop": ["ALL"],
+        "cap_add": list(SUPERVISOR_CAPABILITIES),
         "privileged": False,
+        "read_only": True,
+        "tmpfs": dict(TMPFS),
         "log_config": log_config,
     }
+
+
+def recipe_hash(image_id: str, options: dict[str, Any]) -> str:
+    """What the container is made of: the image build and every option but its name, labels and
+    published port (which differ between two containers of one recipe) — environment included,
+    so a tenant whose key changed gets it on its next start."""
+    relevant = {
+        key: value
+        for key, value in options.items()
+        if key not in ("name", "hostname", "labels", "ports", "log_config")
+    }
+    text = json.dumps({"image": image_id, **relevant}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
