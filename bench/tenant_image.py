@@ -44,12 +44,18 @@ MIB = 1024 * 1024
 REQUESTS_PER_SURFACE = 25  # x 4 surfaces: the "after 100 requests"
 
 
+# CPUs a tenant container may use (--cpus): None is no limit; the App gives each tenant 1.
+CPUS: float | None = None
+
+
 def run_tenant(client: docker.DockerClient, image: str, tenant_id: str) -> Container:
     # (host_ip,) means a free port on that address; the SDK's types only know (host_ip, port).
     ports: dict[str, Any] = {"8080/tcp": ("127.0.0.1",)}
+    limits: dict[str, Any] = {} if CPUS is None else {"nano_cpus": int(CPUS * 1e9)}
     container: Container = client.containers.run(
         image,
         detach=True,
+        **limits,
         environment={"TENANT_ID": tenant_id, "TENANT_SLUG": tenant_id},
         ports=ports,
         labels=LABELS,
@@ -218,7 +224,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--runs", type=int, default=5, help="containers started for the start-up figure")
     parser.add_argument("--settle", type=float, default=15.0, help="seconds before idle memory is read")
     parser.add_argument("--baseline", help="another tenant image to measure beside this one")
+    parser.add_argument(
+        "--cpus", type=float, help="CPU limit of each tenant container, as the App sets it (1); default none"
+    )
     args = parser.parse_args(argv)
+    global CPUS  # one setting for every container this run starts
+    CPUS = args.cpus
     images = [IMAGE] if args.baseline is None else [IMAGE, args.baseline]
 
     client = docker.from_env()
@@ -248,7 +259,11 @@ def main(argv: list[str]) -> int:
             print(f"docker run -> healthz ok{label}:     {spread(healths[image])}")
         old = statistics.median(pages[args.baseline]) if args.baseline else None
         new = statistics.median(pages[IMAGE])
-        print(f"first 200 on / (target <= {TARGET_FIRST_200_SECONDS:.1f} s): {new:.2f} s{ratio(new, old)}")
+        limit = "no CPU limit" if CPUS is None else f"--cpus {CPUS:g}"
+        print(
+            f"first 200 on / (target <= {TARGET_FIRST_200_SECONDS:.1f} s; {limit}): "
+            f"{new:.2f} s{ratio(new, old)}"
+        )
         print(f"floor: docker run of {BASE_IMAGE} + http.server -> first 200: {spread(floors)}")
         print(
             f"floor of a Litestar service: docker run of {IMAGE} + one uvicorn/Litestar app -> first "
