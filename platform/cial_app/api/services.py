@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from cial_app.auth.passwords import PasswordHasher
+from cial_app.auth.passwords import Argon2, PasswordHasher, argon2id
 from cial_app.auth.service import AuthService
 from cial_app.auth.throttle import FailureWindow, SignInThrottle
 from cial_app.orchestrator import Orchestrator
@@ -29,14 +29,18 @@ class Services:
 
 
 def build_services(
-    settings: Settings, *, orchestrator: Orchestrator | None = None, health: HealthProbe | None = None
+    settings: Settings,
+    *,
+    orchestrator: Orchestrator | None = None,
+    health: HealthProbe | None = None,
+    argon2: Argon2 | None = None,
 ) -> Services:
     throttle = SignInThrottle(
         per_email=FailureWindow(settings.signin_max_failures, settings.signin_window_seconds),
         per_client=FailureWindow(settings.signin_max_failures_per_client, settings.signin_window_seconds),
     )
     auth = AuthService(
-        hasher=PasswordHasher(),
+        hasher=PasswordHasher(argon2 or argon2id()),
         throttle=throttle,
         session_ttl=timedelta(seconds=settings.session_ttl_seconds),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from argon2 import PasswordHasher as _Argon2
 from argon2 import Type
@@ -25,19 +26,29 @@ class Verdict:
     needs_rehash: bool = False
 
 
+class Argon2(Protocol):
+    """What the hasher needs of argon2-cffi's PasswordHasher (tests wrap it to count and hold hashes)."""
+
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, hash: str, password: str) -> bool: ...
+
+    def check_needs_rehash(self, hash: str) -> bool: ...
+
+
+def argon2id() -> Argon2:
+    return _Argon2(time_cost=TIME_COST, memory_cost=MEMORY_COST_KIB, parallelism=PARALLELISM, type=Type.ID)
+
+
 @dataclass(slots=True)
 class PasswordHasher:
-    _argon2: _Argon2 = field(
-        default_factory=lambda: _Argon2(
-            time_cost=TIME_COST, memory_cost=MEMORY_COST_KIB, parallelism=PARALLELISM, type=Type.ID
-        )
-    )
+    argon2: Argon2 = field(default_factory=argon2id)
     # Verified against when the e-mail is unknown, so that answer costs the same time as a
     # wrong password and response times do not reveal which accounts exist.
     _decoy: str | None = None
 
     async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(self._argon2.hash, password)
+        return await asyncio.to_thread(self.argon2.hash, password)
 
     async def verify(self, stored_hash: str, password: str) -> Verdict:
         return await asyncio.to_thread(self._verify, stored_hash, password)
@@ -50,7 +61,7 @@ class PasswordHasher:
 
     def _verify(self, stored_hash: str, password: str) -> Verdict:
         try:
-            self._argon2.verify(stored_hash, password)
+            self.argon2.verify(stored_hash, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return Verdict(ok=False)
-        return Verdict(ok=True, needs_rehash=self._argon2.check_needs_rehash(stored_hash))
+        return Verdict(ok=True, needs_rehash=self.argon2.check_needs_rehash(stored_hash))
