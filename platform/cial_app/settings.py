@@ -47,11 +47,21 @@ class Settings:
     session_ttl_seconds: int = 7 * 24 * 3600
     # Local mode is plain HTTP on localhost; a Secure cookie would never come back.
     cookie_secure: bool = False
-    # Sign-in throttle: after this many failures inside the window, answer 429 until the oldest
-    # failure leaves it. Per e-mail address, and (looser) per client address.
+    # Sign-in throttle, per (e-mail, client address): this many attempts are free, then each one
+    # waits twice as long as the last (first, 2 x first, ...) up to the maximum; a success clears
+    # it. Per client over all e-mails, the looser limit applies the same way. Keyed on the client
+    # too, so a flood from one address never locks the owner out on another.
     signin_max_failures: int = 5
     signin_max_failures_per_client: int = 30
-    signin_window_seconds: int = 60
+    signin_backoff_first_seconds: int = 1
+    signin_backoff_max_seconds: int = 900
+    # A key with no attempt for this long is forgotten (and its row pruned); at least the maximum
+    # backoff, or the wait would never reach it.
+    signin_forget_seconds: int = 3600
+    # argon2 runs on threads of its own, so a flood of sign-ins never takes the threads that
+    # Docker calls run on; past this many waiting for one, a sign-in gets 503 at once.
+    password_hash_threads: int = 2
+    password_hash_queue: int = 16
     # Origins besides the request's own that may post to the App (e.g. behind a TLS terminator).
     trusted_origins: frozenset[str] = field(default_factory=frozenset)
     tenant_image: str = "cial-tenant:dev"
@@ -107,8 +117,27 @@ class Settings:
             signin_max_failures_per_client=_int(
                 env, "CIAL_SIGNIN_MAX_FAILURES_PER_CLIENT", defaults.signin_max_failures_per_client, minimum=1
             ),
-            signin_window_seconds=_int(
-                env, "CIAL_SIGNIN_WINDOW_SECONDS", defaults.signin_window_seconds, minimum=1
+            signin_backoff_first_seconds=(
+                first := _int(
+                    env, "CIAL_SIGNIN_BACKOFF_FIRST_SECONDS", defaults.signin_backoff_first_seconds, minimum=1
+                )
+            ),
+            signin_backoff_max_seconds=(
+                longest := _int(
+                    env, "CIAL_SIGNIN_BACKOFF_MAX_SECONDS", defaults.signin_backoff_max_seconds, minimum=first
+                )
+            ),
+            signin_forget_seconds=_int(
+                env,
+                "CIAL_SIGNIN_FORGET_SECONDS",
+                max(defaults.signin_forget_seconds, longest),
+                minimum=longest,
+            ),
+            password_hash_threads=_int(
+                env, "CIAL_PASSWORD_HASH_THREADS", defaults.password_hash_threads, minimum=1, maximum=64
+            ),
+            password_hash_queue=_int(
+                env, "CIAL_PASSWORD_HASH_QUEUE", defaults.password_hash_queue, minimum=0, maximum=10_000
             ),
             trusted_origins=frozenset(
                 o.strip().rstrip("/").lower()

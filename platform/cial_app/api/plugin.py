@@ -80,7 +80,7 @@ class CialPlugin(InitPluginProtocol):
             title="Cial App", version="0.1.0", description="The control plane: owner auth and tenants."
         )
         # Entered in this order and left in reverse: tenant jobs end before the database closes.
-        app_config.lifespan.extend([self.database, self.provisioning])
+        app_config.lifespan.extend([self.database, self.passwords, self.provisioning])
         app_config.debug = services.settings.debug
         return app_config
 
@@ -94,6 +94,13 @@ class CialPlugin(InitPluginProtocol):
             yield
         finally:
             await db.disconnect(engine)
+
+    @asynccontextmanager
+    async def passwords(self, app: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            self.services.hasher.close()
 
     @asynccontextmanager
     async def provisioning(self, app: Litestar) -> AsyncIterator[None]:
