@@ -133,3 +133,34 @@ class TestProvisioningDuringAFlood:
                     argon2.release()
                     answers = await sign_ins
         assert {r.status_code for r in answers} <= {401, 429, 503}
+
+
+class TestAFullHashingQueue:
+    async def test_sign_ins_past_the_queue_get_503_at_once_and_are_not_counted(
+        self, settings: Settings
+    ) -> None:
+        settings = with_(settings, password_hash_threads=1, password_hash_queue=1, signin_max_failures=3)
+        argon2 = CountingArgon2()
+        async with run_app(settings, argon2=argon2) as running:
+            await signed_up(running)
+            argon2.hold()
+            try:
+                async with client_at(running.app, ATTACKER) as attacker:
+                    # One on the thread, one waiting for it: the pool is full.
+                    held = [asyncio.create_task(sign_in(attacker, OWNER["email"], "wrong")) for _ in range(2)]
+                    for _ in range(200):
+                        if argon2.waiting:
+                            break
+                        await asyncio.sleep(0.05)
+                    async with client_at(running.app, OWNERS_LAPTOP) as laptop:
+                        for _ in range(5):
+                            busy = await asyncio.wait_for(sign_in(laptop, OWNER["email"], "x" * 8), timeout=5)
+                            assert busy.status_code == 503
+                            assert busy.json()["code"] == "busy"
+                            assert int(busy.headers["retry-after"]) >= 1
+            finally:
+                argon2.release()
+            assert [r.status_code for r in await asyncio.gather(*held)] == [401, 401]
+            # None of the five refused attempts counted against the laptop.
+            async with client_at(running.app, OWNERS_LAPTOP) as laptop:
+                assert (await sign_in(laptop, OWNER["email"], OWNER["password"])).status_code == 200
