@@ -42,6 +42,9 @@ class Settings:
     # Postgres only. Off: one connection per query, for an external pooler in front of Postgres
     # or callers on more than one event loop (the tests); slower.
     database_pool: bool = True
+    # Postgres only: how long a starting App waits for another App on the same database to let
+    # go (one that is stopping) before it refuses to start; two would act on the same tenants.
+    sole_app_wait_seconds: float = 10.0
     host: str = "0.0.0.0"
     port: int = 3100
     session_ttl_seconds: int = 7 * 24 * 3600
@@ -105,6 +108,9 @@ class Settings:
             database_url=env.get("DATABASE_URL") or None,
             sqlite_path=Path(env.get("CIAL_SQLITE_PATH") or defaults.sqlite_path),
             database_pool=_bool(env, "CIAL_DATABASE_POOL", defaults.database_pool),
+            sole_app_wait_seconds=_float(
+                env, "CIAL_SOLE_APP_WAIT_SECONDS", defaults.sole_app_wait_seconds, minimum=0, maximum=3600
+            ),
             host=env.get("CIAL_APP_HOST") or defaults.host,
             port=_int(env, "CIAL_APP_PORT", defaults.port, minimum=1, maximum=65535),
             session_ttl_seconds=_int(
