@@ -144,10 +144,10 @@ class TestAFullHashingQueue:
         async with run_app(settings, argon2=argon2) as running:
             await signed_up(running)
             argon2.hold()
-            try:
-                async with client_at(running.app, ATTACKER) as attacker:
-                    # One on the thread, one waiting for it: the pool is full.
-                    held = [asyncio.create_task(sign_in(attacker, OWNER["email"], "wrong")) for _ in range(2)]
+            async with client_at(running.app, ATTACKER) as attacker:
+                # One on the thread, one waiting for it: the pool is full.
+                held = asyncio.gather(*(sign_in(attacker, OWNER["email"], "wrong") for _ in range(2)))
+                try:
                     for _ in range(200):
                         if argon2.waiting:
                             break
@@ -158,9 +158,10 @@ class TestAFullHashingQueue:
                             assert busy.status_code == 503
                             assert busy.json()["code"] == "busy"
                             assert int(busy.headers["retry-after"]) >= 1
-            finally:
-                argon2.release()
-            assert [r.status_code for r in await asyncio.gather(*held)] == [401, 401]
+                finally:
+                    argon2.release()
+                    answers = await held
+            assert [r.status_code for r in answers] == [401, 401]
             # None of the five refused attempts counted against the laptop.
             async with client_at(running.app, OWNERS_LAPTOP) as laptop:
                 assert (await sign_in(laptop, OWNER["email"], OWNER["password"])).status_code == 200
