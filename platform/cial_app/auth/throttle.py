@@ -11,6 +11,8 @@ made-up addresses. Kept in the database, so a restart does not hand out a fresh 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import math
 from collections.abc import Callable
@@ -19,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from piccolo.columns import Column
+from piccolo.engine.sqlite import SQLiteEngine
 
 from cial_app.auth.tables import SignInAttempt
 from cial_app.db import for_update, utcnow, write_transaction
@@ -67,6 +70,11 @@ class SignInThrottle:
         self._per_client = per_client
         self._forget_after = forget_after
         self._clock = clock
+        # SQLite runs one writer at a time anyway, and a writer that finds the file locked waits
+        # by sleeping and retrying (up to 100 ms a try): a flood made every attempt wait tens of
+        # milliseconds for nothing. Attempts of this process queue here instead, and take the
+        # file's write lock one after the other. Postgres locks only the key's rows.
+        self._sqlite_turn = asyncio.Lock()
 
     async def reserve(self, email: str, client: str) -> Reservation:
         """Count an attempt for (email, client) and let it through, or raise TooManyAttempts
@@ -75,7 +83,8 @@ class SignInThrottle:
         backoffs = {(email, client): self._per_email, (ANY_EMAIL, client): self._per_client}
         keys = {_key(*pair): backoff for pair, backoff in backoffs.items()}
         engine = SignInAttempt._meta.db
-        async with write_transaction(engine):
+        turn = self._sqlite_turn if isinstance(engine, SQLiteEngine) else contextlib.nullcontext()
+        async with turn, write_transaction(engine):
             now = self._clock()
             # Pruned here, where every attempt passes: the table holds only keys heard from lately.
             await SignInAttempt.delete().where(SignInAttempt.last_attempt_at < now - self._forget_after)
