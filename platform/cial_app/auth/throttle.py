@@ -15,12 +15,13 @@ import asyncio
 import contextlib
 import hashlib
 import math
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from piccolo.columns import Column
+from piccolo.engine.base import Engine
 from piccolo.engine.sqlite import SQLiteEngine
 
 from cial_app.auth.tables import SignInAttempt
@@ -72,7 +73,7 @@ class SignInThrottle:
         self._clock = clock
         # SQLite runs one writer at a time anyway, and a writer that finds the file locked waits
         # by sleeping and retrying (up to 100 ms a try): a flood made every attempt wait tens of
-        # milliseconds for nothing. Attempts of this process queue here instead, and take the
+        # milliseconds for nothing. This App's writes of the table queue here instead, and take the
         # file's write lock one after the other. Postgres locks only the key's rows.
         self._sqlite_turn = asyncio.Lock()
 
@@ -83,8 +84,7 @@ class SignInThrottle:
         backoffs = {(email, client): self._per_email, (ANY_EMAIL, client): self._per_client}
         keys = {_key(*pair): backoff for pair, backoff in backoffs.items()}
         engine = SignInAttempt._meta.db
-        turn = self._sqlite_turn if isinstance(engine, SQLiteEngine) else contextlib.nullcontext()
-        async with turn, write_transaction(engine):
+        async with self._writing(engine):
             now = self._clock()
             # Pruned here, where every attempt passes: the table holds only keys heard from lately.
             await SignInAttempt.delete().where(SignInAttempt.last_attempt_at < now - self._forget_after)
@@ -114,7 +114,7 @@ class SignInThrottle:
     async def succeeded(self, reservation: Reservation) -> None:
         """The password was right: forget the pair's failures, and do not hold this attempt
         against the client (its count is for failures, and stays)."""
-        async with write_transaction(SignInAttempt._meta.db):
+        async with self._writing(SignInAttempt._meta.db):
             await SignInAttempt.delete().where(
                 SignInAttempt.key == _key(reservation.email, reservation.client)
             )
@@ -122,9 +122,15 @@ class SignInThrottle:
 
     async def refund(self, reservation: Reservation) -> None:
         """The attempt was never judged (no thread to hash it on): it does not count."""
-        async with write_transaction(SignInAttempt._meta.db):
+        async with self._writing(SignInAttempt._meta.db):
             for key in (_key(reservation.email, reservation.client), _key(ANY_EMAIL, reservation.client)):
                 await self._uncount(key)
+
+    @contextlib.asynccontextmanager
+    async def _writing(self, engine: Engine) -> AsyncIterator[None]:  # type: ignore[type-arg]
+        turn = self._sqlite_turn if isinstance(engine, SQLiteEngine) else contextlib.nullcontext()
+        async with turn, write_transaction(engine):
+            yield
 
     async def _uncount(self, key: str) -> None:
         await (
