@@ -95,7 +95,7 @@ verify-L3: venv images chromium
 	$(PYTEST) spec/test_l3_orchestrator.py spec/test_l3_app.py
 
 verify-L4: venv images chromium
-	$(PYTEST) spec/test_l4_router.py spec/test_l4_change_notifications.py spec/test_l4_database.py spec/test_l4_websocket.py
+	$(PYTEST) spec/test_l4_router.py spec/test_l4_change_notifications.py spec/test_l4_database.py spec/test_l4_websocket.py spec/test_l4_app_processes.py spec/test_l4_signin_throttle.py
 
 verify-L5: venv images chromium
 	$(PYTEST) spec/test_l5_sso.py spec/test_l5_tenant.py

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import docker
@@ -20,6 +21,7 @@ import httpx
 
 from testkit.docker_sweep import sweep
 from testkit.polling import eventually
+from testkit.ports import published_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TENANT_IMAGE = os.environ.get("CIAL_TENANT_IMAGE", "cial-tenant:dev")
@@ -219,3 +221,74 @@ class ComposeStack:
         """The host port Docker gave a service's port (`compose port` says 127.0.0.1:<port>)."""
         published = self.compose("port", service, str(port)).stdout.strip()
         return int(published.rsplit(":", 1)[1])
+
+
+@dataclass
+class PostgresServer:
+    """The project's Postgres image alone, published on 127.0.0.1 at a port Docker picks: for
+    specs that run the App on the host (in-process or as `python -m cial_app`) on real Postgres.
+
+    The superuser's password is random per server; `database()` makes a fresh database, so each
+    test starts empty and Postgres' per-database advisory locks of one test never meet another's.
+    """
+
+    instance: str
+    image: str = field(default_factory=lambda: os.environ.get("CIAL_POSTGRES_IMAGE") or "cial-postgres:dev")
+    password: str = field(default_factory=lambda: secrets.token_hex(16), repr=False)
+    port: int = 0
+
+    def start(self) -> None:
+        # A port Docker picks, on loopback only (the stubs do not know the one-element tuple).
+        loopback: dict[str, Any] = {"5432/tcp": ("127.0.0.1",)}
+        client = docker.from_env()
+        try:
+            self._container = client.containers.run(
+                self.image,
+                detach=True,
+                environment={
+                    "POSTGRES_USER": DB_SUPERUSER,
+                    "POSTGRES_PASSWORD": self.password,
+                    "POSTGRES_DB": DB_NAME,
+                },
+                ports=loopback,
+                labels={"cial.instance": self.instance},
+            )
+        finally:
+            client.close()
+        self.port = published_port(self._container, "5432/tcp")
+        eventually(self._ready, timeout=120, what=f"Postgres ({self.image}) to accept connections")
+
+    def url(self, database: str = DB_NAME) -> str:
+        return f"postgresql://{DB_SUPERUSER}:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    def database(self) -> str:
+        """A new, empty database; its URL."""
+        name = f"t_{secrets.token_hex(6)}"
+        self._psql(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+    def stop(self) -> None:
+        sweep(self.instance)
+
+    def _ready(self) -> bool:
+        # Over TCP, as the App connects: the entrypoint's first, socket-only server does not count.
+        probe = ["pg_isready", "-q", "-h", "127.0.0.1", "-U", DB_SUPERUSER]
+        return bool(self._container.exec_run(probe).exit_code == 0)
+
+    def _psql(self, sql: str) -> str:
+        command = [
+            "psql", "-XtA", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
+            "-U", DB_SUPERUSER, "-d", DB_NAME, "-c", sql,
+        ]  # fmt: skip
+        result = self._container.exec_run(command, environment={"PGPASSWORD": self.password})
+        output = result.output if isinstance(result.output, bytes) else b"".join(result.output)
+        if result.exit_code != 0:
+            raise RuntimeError(f"{sql}: {output.decode(errors='replace')}")
+        return output.decode().strip()
+
+    def __enter__(self) -> PostgresServer:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

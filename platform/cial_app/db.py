@@ -16,6 +16,7 @@ import logging
 import os
 import sqlite3
 import time
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -29,6 +30,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.query.methods.select import Select
 
+from cial_app.db_locks import SoleApp, migration_lock
 from cial_app.errors import ConfigurationError
 from cial_app.settings import Settings
 
@@ -110,21 +112,47 @@ async def disconnect(engine: Engine) -> None:  # type: ignore[type-arg]
         await engine.close_connection_pool()
 
 
-async def migrate() -> list[str]:
+async def migrate(name: str = "cial-app migrations") -> list[str]:
     """Apply the migrations not yet recorded in the database; return Piccolo's report lines.
 
     Safe to call on every boot: applied migrations are recorded and skipped, nothing is dropped.
+    On Postgres under an advisory lock (`name` is how this process shows to whoever waits for
+    it): two processes booting at once would otherwise both find a migration missing and race to
+    apply it. The second waits, then finds it applied.
     """
+    engine = Migration._meta.db
+    lock = (
+        migration_lock(engine, name=name) if isinstance(engine, PostgresEngine) else contextlib.nullcontext()
+    )
     # Piccolo reports progress with print(); keep it out of stdout and hand it to the log.
     report = io.StringIO()
-    with contextlib.redirect_stdout(report):
-        result = await run_forwards(app_name=PICCOLO_APP_NAME)
+    async with lock:
+        with contextlib.redirect_stdout(report):
+            result = await run_forwards(app_name=PICCOLO_APP_NAME)
     lines = [line for line in report.getvalue().splitlines() if line.strip()]
     for line in lines:
         log.info("migrations: %s", line)
     if not result.success:
         raise MigrationFailed(result.message or "Piccolo reported a failed migration")
     return lines
+
+
+def sole_app(engine: Engine, *, name: str, wait_seconds: float) -> AbstractAsyncContextManager[object]:  # type: ignore[type-arg]
+    """Held while this App runs: on Postgres, the claim that no other App process serves this
+    database (a second one fails to start with AppAlreadyRunning, naming the first). SQLite is
+    reached in-process only, by one process: nothing to claim."""
+    if not isinstance(engine, PostgresEngine):
+        return contextlib.nullcontext()
+    return _claimed(engine, name, wait_seconds)
+
+
+@contextlib.asynccontextmanager
+async def _claimed(engine: PostgresEngine, name: str, wait_seconds: float) -> AsyncIterator[object]:
+    claim = await SoleApp.claim(engine, name=name, wait_seconds=wait_seconds)
+    try:
+        yield claim
+    finally:
+        await claim.release()
 
 
 def is_unique_violation(error: BaseException) -> bool:

@@ -109,3 +109,19 @@ class TooManyAttempts(AppError):
     @property
     def headers(self) -> Mapping[str, str]:
         return {"Retry-After": str(self.retry_after_seconds)}
+
+
+class HashingBusy(Unavailable):
+    """Every thread that checks passwords is busy and its queue is full (a flood of sign-ins)."""
+
+    code = "busy"
+    RETRY_AFTER_SECONDS: ClassVar[int] = 2
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"The App is busy checking other sign-ins. Try again in {self.RETRY_AFTER_SECONDS} seconds."
+        )
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return {"Retry-After": str(self.RETRY_AFTER_SECONDS)}

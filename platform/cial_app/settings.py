@@ -42,16 +42,29 @@ class Settings:
     # Postgres only. Off: one connection per query, for an external pooler in front of Postgres
     # or callers on more than one event loop (the tests); slower.
     database_pool: bool = True
+    # Postgres only: how long a starting App waits for another App on the same database to let
+    # go (one that is stopping) before it refuses to start; two would act on the same tenants.
+    sole_app_wait_seconds: float = 10.0
     host: str = "0.0.0.0"
     port: int = 3100
     session_ttl_seconds: int = 7 * 24 * 3600
     # Local mode is plain HTTP on localhost; a Secure cookie would never come back.
     cookie_secure: bool = False
-    # Sign-in throttle: after this many failures inside the window, answer 429 until the oldest
-    # failure leaves it. Per e-mail address, and (looser) per client address.
+    # Sign-in throttle, per (e-mail, client address): this many attempts are free, then each one
+    # waits twice as long as the last (first, 2 x first, ...) up to the maximum; a success clears
+    # it. Per client over all e-mails, the looser limit applies the same way. Keyed on the client
+    # too, so a flood from one address never locks the owner out on another.
     signin_max_failures: int = 5
     signin_max_failures_per_client: int = 30
-    signin_window_seconds: int = 60
+    signin_backoff_first_seconds: int = 1
+    signin_backoff_max_seconds: int = 900
+    # A key with no attempt for this long is forgotten (and its row pruned); at least the maximum
+    # backoff, or the wait would never reach it.
+    signin_forget_seconds: int = 3600
+    # argon2 runs on threads of its own, so a flood of sign-ins never takes the threads that
+    # Docker calls run on; past this many waiting for one, a sign-in gets 503 at once.
+    password_hash_threads: int = 2
+    password_hash_queue: int = 16
     # Origins besides the request's own that may post to the App (e.g. behind a TLS terminator).
     trusted_origins: frozenset[str] = field(default_factory=frozenset)
     tenant_image: str = "cial-tenant:dev"
@@ -95,6 +108,9 @@ class Settings:
             database_url=env.get("DATABASE_URL") or None,
             sqlite_path=Path(env.get("CIAL_SQLITE_PATH") or defaults.sqlite_path),
             database_pool=_bool(env, "CIAL_DATABASE_POOL", defaults.database_pool),
+            sole_app_wait_seconds=_float(
+                env, "CIAL_SOLE_APP_WAIT_SECONDS", defaults.sole_app_wait_seconds, minimum=0, maximum=3600
+            ),
             host=env.get("CIAL_APP_HOST") or defaults.host,
             port=_int(env, "CIAL_APP_PORT", defaults.port, minimum=1, maximum=65535),
             session_ttl_seconds=_int(
@@ -107,8 +123,27 @@ class Settings:
             signin_max_failures_per_client=_int(
                 env, "CIAL_SIGNIN_MAX_FAILURES_PER_CLIENT", defaults.signin_max_failures_per_client, minimum=1
             ),
-            signin_window_seconds=_int(
-                env, "CIAL_SIGNIN_WINDOW_SECONDS", defaults.signin_window_seconds, minimum=1
+            signin_backoff_first_seconds=(
+                first := _int(
+                    env, "CIAL_SIGNIN_BACKOFF_FIRST_SECONDS", defaults.signin_backoff_first_seconds, minimum=1
+                )
+            ),
+            signin_backoff_max_seconds=(
+                longest := _int(
+                    env, "CIAL_SIGNIN_BACKOFF_MAX_SECONDS", defaults.signin_backoff_max_seconds, minimum=first
+                )
+            ),
+            signin_forget_seconds=_int(
+                env,
+                "CIAL_SIGNIN_FORGET_SECONDS",
+                max(defaults.signin_forget_seconds, longest),
+                minimum=longest,
+            ),
+            password_hash_threads=_int(
+                env, "CIAL_PASSWORD_HASH_THREADS", defaults.password_hash_threads, minimum=1, maximum=64
+            ),
+            password_hash_queue=_int(
+                env, "CIAL_PASSWORD_HASH_QUEUE", defaults.password_hash_queue, minimum=0, maximum=10_000
             ),
             trusted_origins=frozenset(
                 o.strip().rstrip("/").lower()

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from cial_app.api.app import create_app, services_of
 from cial_app.api.services import Services
+from cial_app.auth.passwords import Argon2
 from cial_app.settings import Settings
 from litestar import Litestar
 
@@ -90,11 +91,13 @@ class Running:
 
 
 @asynccontextmanager
-async def run_app(settings: Settings, engine: FakeEngine | None = None) -> AsyncIterator[Running]:
+async def run_app(
+    settings: Settings, engine: FakeEngine | None = None, *, argon2: Argon2 | None = None
+) -> AsyncIterator[Running]:
     """The App on this loop: its lifespan, requests and background tasks share one event loop,
     so a test can hold an engine call half-way and look at the App meanwhile."""
     engine = engine or FakeEngine()
-    app = create_app(settings, orchestrator=engine, health=engine.probe)
+    app = create_app(settings, orchestrator=engine, health=engine.probe, argon2=argon2)
     async with _lifespan(app):
         # The reconciler's first round starts with the App; let it finish before the test acts.
         await services_of(app).provisioning.loop.tick()

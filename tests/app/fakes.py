@@ -9,9 +9,11 @@ adds the test's levers. The real Docker driver is exercised by the specs.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
+from cial_app.auth.passwords import argon2id
 from cial_app.orchestrator import HealthTimeout, Machine, MachineSpec, Volume
 from cial_app.orchestrator.memory import MemoryOrchestrator
 
@@ -143,3 +145,57 @@ class FakeEngine:
 
     async def aclose(self) -> None:
         self.closed = True
+
+
+class ThreadedEngine(FakeEngine):
+    """The fake engine whose create, like the Docker driver's SDK calls, runs in a worker thread
+    of asyncio's default executor: it finishes only while that executor has a thread to spare."""
+
+    async def create(self, spec: MachineSpec) -> Machine:
+        await asyncio.to_thread(lambda: None)
+        return await super().create(spec)
+
+
+class CountingArgon2:
+    """The real argon2id, counting every hash and verification it computes (from whatever
+    thread runs it); `hold()` keeps them waiting in that thread until `release()`."""
+
+    def __init__(self) -> None:
+        self._real = argon2id()
+        self._lock = threading.Lock()
+        self._open = threading.Event()
+        self._open.set()
+        self.computed = 0
+        self.waiting = 0
+
+    def hold(self) -> None:
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.computed = 0
+
+    def hash(self, password: str) -> str:
+        self._count()
+        return self._real.hash(password)
+
+    def verify(self, hash: str, password: str) -> bool:
+        self._count()
+        return self._real.verify(hash, password)
+
+    def check_needs_rehash(self, hash: str) -> bool:
+        return self._real.check_needs_rehash(hash)
+
+    def _count(self) -> None:
+        with self._lock:
+            self.computed += 1
+            self.waiting += 1
+        try:
+            # Bounded: a test that forgets to release must not leave a thread behind for good.
+            self._open.wait(timeout=30)
+        finally:
+            with self._lock:
+                self.waiting -= 1

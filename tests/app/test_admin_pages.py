@@ -135,7 +135,8 @@ class TestLoginPage:
 
         from .conftest import BASE_URL
 
-        app = create_app(with_(settings, signin_max_failures=2))
+        # A first wait longer than the test, however slow the machine.
+        app = create_app(with_(settings, signin_max_failures=2, signin_backoff_first_seconds=60))
         async with AsyncTestClient(app=app, base_url=BASE_URL) as client:
             client.follow_redirects = False
             for _ in range(2):

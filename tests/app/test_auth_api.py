@@ -137,7 +137,7 @@ class TestSignIn:
 class TestSignInThrottle:
     @pytest.fixture
     def settings(self, settings: Settings) -> Settings:
-        return with_(settings, signin_max_failures=3, signin_window_seconds=60)
+        return with_(settings, signin_max_failures=3, signin_backoff_first_seconds=60)
 
     async def test_repeated_failures_are_answered_429_with_retry_after(self, owner: Client) -> None:
         for _ in range(3):

@@ -27,6 +27,7 @@ from cial_app.api.errors import EXCEPTION_HANDLERS
 from cial_app.api.health import healthz
 from cial_app.api.services import Services
 from cial_app.auth.controllers import AuthController
+from cial_app.db_locks import process_name
 from cial_app.tenants.controllers import TenantController
 from cial_app.tenants.quarantine_api import QuarantineController
 from cial_app.web.guards import current_session, require_owner
@@ -80,20 +81,32 @@ class CialPlugin(InitPluginProtocol):
             title="Cial App", version="0.1.0", description="The control plane: owner auth and tenants."
         )
         # Entered in this order and left in reverse: tenant jobs end before the database closes.
-        app_config.lifespan.extend([self.database, self.provisioning])
+        app_config.lifespan.extend([self.database, self.passwords, self.provisioning])
         app_config.debug = services.settings.debug
         return app_config
 
     @asynccontextmanager
     async def database(self, app: Litestar) -> AsyncIterator[None]:
-        engine = db.make_engine(self.services.settings)
+        settings = self.services.settings
+        engine = db.make_engine(settings)
         db.bind(engine)
-        await db.connect(engine, pool=self.services.settings.database_pool)
+        await db.connect(engine, pool=settings.database_pool)
+        name = process_name(settings.instance)
         try:
-            await db.migrate()
-            yield
+            # Claimed before migrating: a second App refuses to start without touching the schema
+            # the first one is serving from.
+            async with db.sole_app(engine, name=name, wait_seconds=settings.sole_app_wait_seconds):
+                await db.migrate(name)
+                yield
         finally:
             await db.disconnect(engine)
+
+    @asynccontextmanager
+    async def passwords(self, app: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            self.services.hasher.close()
 
     @asynccontextmanager
     async def provisioning(self, app: Litestar) -> AsyncIterator[None]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from cial_app.auth.passwords import PasswordHasher
+from cial_app.auth.passwords import Argon2, HashingPool, PasswordHasher, argon2id
 from cial_app.auth.service import AuthService
-from cial_app.auth.throttle import FailureWindow, SignInThrottle
+from cial_app.auth.throttle import Backoff, SignInThrottle
 from cial_app.orchestrator import Orchestrator
 from cial_app.provisioning import HealthProbe, Provisioning, build_provisioning
 from cial_app.settings import Settings
@@ -21,6 +21,8 @@ from cial_app.tenants.store import TenantStore
 class Services:
     settings: Settings
     auth: AuthService
+    # The auth service's, kept here so the App can stop its threads when it stops.
+    hasher: PasswordHasher
     tenants: TenantService
     quarantine: QuarantineService
     sso: SsoService
@@ -29,14 +31,25 @@ class Services:
 
 
 def build_services(
-    settings: Settings, *, orchestrator: Orchestrator | None = None, health: HealthProbe | None = None
+    settings: Settings,
+    *,
+    orchestrator: Orchestrator | None = None,
+    health: HealthProbe | None = None,
+    argon2: Argon2 | None = None,
 ) -> Services:
+    def backoff(free: int) -> Backoff:
+        return Backoff(free, settings.signin_backoff_first_seconds, settings.signin_backoff_max_seconds)
+
     throttle = SignInThrottle(
-        per_email=FailureWindow(settings.signin_max_failures, settings.signin_window_seconds),
-        per_client=FailureWindow(settings.signin_max_failures_per_client, settings.signin_window_seconds),
+        per_email=backoff(settings.signin_max_failures),
+        per_client=backoff(settings.signin_max_failures_per_client),
+        forget_after=timedelta(seconds=settings.signin_forget_seconds),
+    )
+    hasher = PasswordHasher(
+        argon2 or argon2id(), HashingPool(settings.password_hash_threads, settings.password_hash_queue)
     )
     auth = AuthService(
-        hasher=PasswordHasher(),
+        hasher=hasher,
         throttle=throttle,
         session_ttl=timedelta(seconds=settings.session_ttl_seconds),
     )
@@ -46,6 +59,7 @@ def build_services(
     return Services(
         settings=settings,
         auth=auth,
+        hasher=hasher,
         tenants=tenants,
         quarantine=QuarantineService(store, provisioning.orchestrator, provisioning.actions),
         sso=SsoService(settings, tenants),

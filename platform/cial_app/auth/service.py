@@ -8,14 +8,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NoReturn
 
 from cial_app.auth import rules
 from cial_app.auth.passwords import PasswordHasher
 from cial_app.auth.tables import OWNER_SLOT, Session, User
 from cial_app.auth.throttle import SignInThrottle
 from cial_app.db import is_unique_violation, utcnow
-from cial_app.errors import InvalidCredentials, SignUpClosed, TooManyAttempts
+from cial_app.errors import HashingBusy, InvalidCredentials, SignUpClosed
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,17 +100,20 @@ class AuthService:
 
     async def sign_in(self, *, email: str, password: str, client: str) -> SignedIn:
         email = rules.check_credentials_present(email, password)
-        wait = self._throttle.retry_after(email, client)
-        if wait is not None:
-            raise TooManyAttempts(wait)
+        # Counted before the password is hashed, so concurrent attempts cannot all pass the check.
+        attempt = await self._throttle.reserve(email, client)
         user = await User.objects().where(User.email == email).first().run()
-        if user is None:
-            await self._hasher.burn(password)
-            self._fail(email, client)
-        verdict = await self._hasher.verify(user.password_hash, password)
+        try:
+            if user is None:
+                await self._hasher.burn(password)
+                raise InvalidCredentials()
+            verdict = await self._hasher.verify(user.password_hash, password)
+        except HashingBusy:
+            await self._throttle.refund(attempt)
+            raise
         if not verdict.ok:
-            self._fail(email, client)
-        self._throttle.record_success(email)
+            raise InvalidCredentials()
+        await self._throttle.succeeded(attempt)
         if verdict.needs_rehash:
             await (
                 User.update(
@@ -153,10 +155,6 @@ class AuthService:
         )
         await Session.insert(row).run()
         return SignedIn(token=token, session=_session_info(row, account.id), user=account)
-
-    def _fail(self, email: str, client: str) -> NoReturn:
-        self._throttle.record_failure(email, client)
-        raise InvalidCredentials()
 
 
 def _account(user: User) -> Account:

@@ -1,4 +1,4 @@
-"""Users and their server-side sessions."""
+"""Users, their server-side sessions, and the sign-in attempts the throttle counts."""
 
 from __future__ import annotations
 
@@ -31,3 +31,21 @@ class Session(Table, tablename="sessions"):
     )
     created_at = Timestamptz()
     expires_at = Timestamptz(index=True)
+
+
+class SignInAttempt(Table, tablename="signin_attempts"):
+    """Sign-in attempts per (e-mail, client address), for the throttle (`auth.throttle`).
+
+    In the database, not in memory: a restart must not hand an attacker a fresh allowance, and
+    every attempt is counted in the same transaction that checks the count.
+    """
+
+    # sha256 of (e-mail, client): one row per pair, whatever the lengths of the two.
+    key = Varchar(length=64, primary_key=True)
+    # The e-mail as typed (trimmed, lower-case), or ANY_EMAIL for a client's count over all of them.
+    email = Varchar(length=254)
+    client = Varchar(length=64)
+    # Attempts that were let through to the password check and did not succeed (yet).
+    failures = Integer(default=0)
+    # The last attempt let through; the backoff runs from here, and a quiet key is pruned by it.
+    last_attempt_at = Timestamptz(index=True)
