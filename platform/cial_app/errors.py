@@ -35,6 +35,18 @@ class InvalidInput(AppError):
     code = "invalid_input"
 
 
+class UnknownHost(InvalidInput):
+    code = "unknown_host"
+
+    def __init__(self, host: str | None) -> None:
+        # The operator's fix, not the list itself: which names are allowed is nobody else's business.
+        shown = "no Host header" if host is None else f"Host {host[:100]!r}"
+        super().__init__(
+            f"This App does not answer to {shown}. "
+            "Reach it as localhost, or add the name to CIAL_ALLOWED_HOSTS."
+        )
+
+
 class NotAuthenticated(AppError):
     status = 401
     code = "not_authenticated"

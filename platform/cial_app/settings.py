@@ -10,8 +10,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cial_app.errors import ConfigurationError
+from cial_app.hosts import LOOPBACK_HOSTS, allowed_host_entry, host_name
 from cial_app.orchestrator import drivers
 from cial_app.orchestrator.base import DEFAULT_CPUS, DEFAULT_MEMORY_BYTES, DEFAULT_PIDS_LIMIT, parse_memory
 from cial_app.orchestrator.errors import InvalidSpec
@@ -52,6 +54,11 @@ class Settings:
     signin_max_failures: int = 5
     signin_max_failures_per_client: int = 30
     signin_window_seconds: int = 60
+    # The names the App answers to in the Host header, with any port (CIAL_ALLOWED_HOSTS, plus the
+    # host of admin_url). Any other Host is refused before a handler runs: without this, a page on
+    # evil.example whose DNS name turns to 127.0.0.1 (DNS rebinding) is same-origin with itself
+    # and could drive the App through the owner's browser, e.g. claim the owner slot.
+    allowed_hosts: frozenset[str] = LOOPBACK_HOSTS
     # Origins besides the request's own that may post to the App (e.g. behind a TLS terminator).
     trusted_origins: frozenset[str] = field(default_factory=frozenset)
     tenant_image: str = "cial-tenant:dev"
@@ -131,7 +138,8 @@ class Settings:
             tenant_cpus=_float(env, "CIAL_TENANT_CPUS", defaults.tenant_cpus, minimum=0.01, maximum=64),
             tenant_pids_limit=_int(env, "CIAL_TENANT_PIDS_LIMIT", defaults.tenant_pids_limit, minimum=16),
             sso_secret=_sso_secret(env),
-            admin_url=_admin_url(env, defaults.admin_url),
+            admin_url=(admin_url := _admin_url(env, defaults.admin_url)),
+            allowed_hosts=_allowed_hosts(env, defaults.allowed_hosts, admin_url),
             debug=_bool(env, "CIAL_DEBUG", defaults.debug),
         )
 
@@ -169,6 +177,25 @@ def _admin_url(env: Mapping[str, str], default: str) -> str:
     if not url.startswith(("http://", "https://")):
         raise ConfigurationError(f"CIAL_ADMIN_URL must be an http:// or https:// URL, got {url!r}")
     return url
+
+
+def _allowed_hosts(env: Mapping[str, str], default: frozenset[str], admin_url: str) -> frozenset[str]:
+    raw = env.get("CIAL_ALLOWED_HOSTS")
+    entries = [e for e in raw.split(",") if e.strip()] if raw and raw.strip() else list(default)
+    hosts = set()
+    for entry in entries:
+        name = allowed_host_entry(entry)
+        if name is None:
+            raise ConfigurationError(
+                "CIAL_ALLOWED_HOSTS takes host names without a port (any port is allowed), "
+                f"got {entry.strip()!r}"
+            )
+        hosts.add(name)
+    # Where the admin says it is must work, whatever the list says.
+    admin_host = host_name(urlsplit(admin_url).netloc.rpartition("@")[2])
+    if admin_host is not None:
+        hosts.add(admin_host)
+    return frozenset(hosts)
 
 
 def _subnet_pool(env: Mapping[str, str]) -> str | None:

@@ -25,6 +25,7 @@ class TestSettingsFromEnvironment:
         assert settings.reconcile_interval_seconds == 5.0
         assert settings.sso_secret is None
         assert settings.admin_url == "http://localhost:3100/admin"
+        assert settings.allowed_hosts == {"localhost", "127.0.0.1", "[::1]"}
         assert (settings.tenant_memory_bytes, settings.tenant_cpus, settings.tenant_pids_limit) == (
             256 * 1024 * 1024,
             1.0,
@@ -45,6 +46,7 @@ class TestSettingsFromEnvironment:
                 "CIAL_SIGNIN_MAX_FAILURES_PER_CLIENT": "70",
                 "CIAL_SIGNIN_WINDOW_SECONDS": "120",
                 "CIAL_TRUSTED_ORIGINS": "https://Admin.Example.com/, http://localhost:3100",
+                "CIAL_ALLOWED_HOSTS": "localhost, App-Api.,::1",
                 "CIAL_TENANT_IMAGE": "cial-tenant:test",
                 "CIAL_DOCKER_NETWORK": "cial_default",
                 "CIAL_SSO_SECRET": "s3cret-s3cret-s3cret-s3cret-s3cret",
@@ -72,6 +74,7 @@ class TestSettingsFromEnvironment:
             signin_max_failures_per_client=70,
             signin_window_seconds=120,
             trusted_origins=frozenset({"https://admin.example.com", "http://localhost:3100"}),
+            allowed_hosts=frozenset({"localhost", "app-api", "[::1]"}),
             tenant_image="cial-tenant:test",
             docker_network="cial_default",
             sso_secret="s3cret-s3cret-s3cret-s3cret-s3cret",
@@ -117,11 +120,18 @@ class TestSettingsFromEnvironment:
             ({"CIAL_TENANT_URL_TEMPLATE": "http://localhost:8080"}, "must contain {slug}"),
             ({"CIAL_SSO_SECRET": "short"}, "CIAL_SSO_SECRET must be at least 32 bytes, got 5"),
             ({"CIAL_ADMIN_URL": "localhost:3100/admin"}, "CIAL_ADMIN_URL must be an http"),
+            ({"CIAL_ALLOWED_HOSTS": "localhost:3100"}, "CIAL_ALLOWED_HOSTS takes host names without a port"),
+            ({"CIAL_ALLOWED_HOSTS": "http://localhost"}, "got 'http://localhost'"),
         ],
     )
     def test_bad_values_are_refused_with_the_variable_named(self, env: dict[str, str], words: str) -> None:
         with pytest.raises(ConfigurationError, match=words):
             Settings.from_env(env)
+
+
+def test_the_admins_own_host_is_always_allowed() -> None:
+    settings = Settings.from_env({"CIAL_ALLOWED_HOSTS": "localhost", "CIAL_ADMIN_URL": "https://Admin.Example:8443/admin"})
+    assert settings.allowed_hosts == {"localhost", "admin.example"}
 
 
 def test_the_sso_secret_is_never_in_the_settings_repr() -> None:
