@@ -44,7 +44,10 @@ class Settings:
     # Postgres only. Off: one connection per query, for an external pooler in front of Postgres
     # or callers on more than one event loop (the tests); slower.
     database_pool: bool = True
-    host: str = "0.0.0.0"
+    # Loopback: `python -m cial_app` on a laptop is reachable from this machine only (the first
+    # sign-up is open to it). A container sets CIAL_APP_HOST=0.0.0.0 itself (platform/Dockerfile),
+    # since there the published port arrives on the container's own interface, not on loopback.
+    host: str = "127.0.0.1"
     port: int = 3100
     session_ttl_seconds: int = 7 * 24 * 3600
     # Local mode is plain HTTP on localhost; a Secure cookie would never come back.

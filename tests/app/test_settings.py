@@ -14,7 +14,8 @@ class TestSettingsFromEnvironment:
         settings = Settings.from_env({})
         assert settings.database_url is None
         assert settings.sqlite_path == Path("cial-app.sqlite3")
-        assert (settings.host, settings.port) == ("0.0.0.0", 3100)
+        # Loopback unless told otherwise: the App is not exposed to the network by default.
+        assert (settings.host, settings.port) == ("127.0.0.1", 3100)
         assert settings.cookie_secure is False
         assert settings.tenant_image == "cial-tenant:dev"
         assert settings.docker_network is None
@@ -38,7 +39,7 @@ class TestSettingsFromEnvironment:
                 "DATABASE_URL": "postgresql://cial:pw@postgres:5432/cial",
                 "CIAL_SQLITE_PATH": "/tmp/x.sqlite3",
                 "CIAL_DATABASE_POOL": "off",
-                "CIAL_APP_HOST": "127.0.0.1",
+                "CIAL_APP_HOST": "0.0.0.0",
                 "CIAL_APP_PORT": "3200",
                 "CIAL_SESSION_TTL_SECONDS": "3600",
                 "CIAL_COOKIE_SECURE": "true",
@@ -66,7 +67,7 @@ class TestSettingsFromEnvironment:
             database_url="postgresql://cial:pw@postgres:5432/cial",
             sqlite_path=Path("/tmp/x.sqlite3"),
             database_pool=False,
-            host="127.0.0.1",
+            host="0.0.0.0",
             port=3200,
             session_ttl_seconds=3600,
             cookie_secure=True,
