@@ -88,6 +88,11 @@ class Settings:
     # from it (cial_app.sso.keys). None: the App runs, but "Open" answers 503 and new tenants get
     # no key. Kept out of the repr, so printing the settings never prints it.
     sso_secret: str | None = field(default=None, repr=False)
+    # Lets the first sign-up (the owner) in from another machine than the App's (CIAL_SETUP_TOKEN);
+    # from loopback none is needed. In compose every client is "another machine" (Docker's bridge
+    # gateway), so `make local-up` generates one with the other secrets and prints a sign-up link
+    # carrying it. None: only this machine can create the owner. Kept out of the repr.
+    setup_token: str | None = field(default=None, repr=False)
     # Where a tenant's pages (Core's SSO refusal) link back to: the admin, as the browser sees it.
     admin_url: str = "http://localhost:3100/admin"
     debug: bool = False
@@ -141,6 +146,7 @@ class Settings:
             tenant_cpus=_float(env, "CIAL_TENANT_CPUS", defaults.tenant_cpus, minimum=0.01, maximum=64),
             tenant_pids_limit=_int(env, "CIAL_TENANT_PIDS_LIMIT", defaults.tenant_pids_limit, minimum=16),
             sso_secret=_sso_secret(env),
+            setup_token=_setup_token(env),
             admin_url=(admin_url := _admin_url(env, defaults.admin_url)),
             allowed_hosts=_allowed_hosts(env, defaults.allowed_hosts, admin_url),
             debug=_bool(env, "CIAL_DEBUG", defaults.debug),
@@ -173,6 +179,20 @@ def _sso_secret(env: Mapping[str, str]) -> str | None:
             "`make local-up` generates one into .local/secrets.env"
         )
     return secret
+
+
+SETUP_TOKEN_MIN_CHARS = 16
+
+
+def _setup_token(env: Mapping[str, str]) -> str | None:
+    token = (env.get("CIAL_SETUP_TOKEN") or "").strip() or None
+    if token is not None and len(token) < SETUP_TOKEN_MIN_CHARS:
+        # Says how long it is, never what it is: a short token could be guessed.
+        raise ConfigurationError(
+            f"CIAL_SETUP_TOKEN must be at least {SETUP_TOKEN_MIN_CHARS} characters, got {len(token)}; "
+            "`make local-up` generates one into .local/secrets.env"
+        )
+    return token
 
 
 def _admin_url(env: Mapping[str, str], default: str) -> str:

@@ -121,6 +121,7 @@ class TestSettingsFromEnvironment:
             ({"CIAL_TENANT_URL_TEMPLATE": "http://localhost:8080"}, "must contain {slug}"),
             ({"CIAL_SSO_SECRET": "short"}, "CIAL_SSO_SECRET must be at least 32 bytes, got 5"),
             ({"CIAL_ADMIN_URL": "localhost:3100/admin"}, "CIAL_ADMIN_URL must be an http"),
+            ({"CIAL_SETUP_TOKEN": "short"}, "CIAL_SETUP_TOKEN must be at least 16 characters, got 5"),
             ({"CIAL_ALLOWED_HOSTS": "localhost:3100"}, "CIAL_ALLOWED_HOSTS takes host names without a port"),
             ({"CIAL_ALLOWED_HOSTS": "http://localhost"}, "got 'http://localhost'"),
         ],
@@ -133,6 +134,14 @@ class TestSettingsFromEnvironment:
 def test_the_admins_own_host_is_always_allowed() -> None:
     settings = Settings.from_env({"CIAL_ALLOWED_HOSTS": "localhost", "CIAL_ADMIN_URL": "https://Admin.Example:8443/admin"})
     assert settings.allowed_hosts == {"localhost", "admin.example"}
+
+
+def test_the_setup_token_is_read_and_never_in_the_settings_repr() -> None:
+    token = "t" * 40
+    settings = Settings.from_env({"CIAL_SETUP_TOKEN": token})
+    assert settings.setup_token == token
+    assert token not in repr(settings)
+    assert Settings.from_env({}).setup_token is None
 
 
 def test_the_sso_secret_is_never_in_the_settings_repr() -> None:

@@ -37,6 +37,7 @@ def build_services(
         hasher=PasswordHasher(),
         throttle=throttle,
         session_ttl=timedelta(seconds=settings.session_ttl_seconds),
+        setup_token=settings.setup_token,
     )
     store = TenantStore()
     provisioning = build_provisioning(settings, store, orchestrator=orchestrator, health=health)
