@@ -72,7 +72,7 @@ def main() -> int:
     stack.fresh()
     try:
         with httpx.Client(base_url=stack.app_url, timeout=30) as first:
-            signed = sign_up(first, OWNER)
+            signed = sign_up(first, OWNER, stack.setup_token)
         signed.raise_for_status()
         owner_id = signed.json()["user"]["id"]
         credentials = {"email": OWNER.email, "password": OWNER.password}

@@ -138,7 +138,9 @@ def main() -> None:
     engine = docker.from_env()
     stack.fresh()
     try:
-        owner = signed_in(stack.app_url, Owner("Bench Density", "bench-density@example.com"))
+        owner = signed_in(
+            stack.app_url, Owner("Bench Density", "bench-density@example.com"), setup_token=stack.setup_token
+        )
         slugs = [f"d{index:03d}{uuid.uuid4().hex[:4]}" for index in range(args.tenants)]
         started = time.perf_counter()
 

@@ -39,7 +39,7 @@ def timed(local: LocalMode, *targets: str) -> float:
 
 
 def until_running(local: LocalMode, slug: str) -> None:
-    owner = signed_in(local.app_url, OWNER)
+    owner = signed_in(local.app_url, OWNER, setup_token=local.setup_token)
     try:
 
         def running() -> bool:
@@ -99,7 +99,7 @@ def main() -> None:
         try:
             figures["warm make local-up (built, nothing running)"] = timed(local, "local-up")
             figures["make local-up again (nothing changed)"] = timed(local, "local-up")
-            owner = signed_in(local.app_url, OWNER)
+            owner = signed_in(local.app_url, OWNER, setup_token=local.setup_token)
             try:
                 assert (
                     owner.post("/api/admin/tenants", json={"slug": "acme", "name": "Acme"}).status_code == 201

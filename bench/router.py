@@ -73,7 +73,9 @@ def main() -> None:
     engine = docker.from_env()
     stack.fresh()
     try:
-        owner = signed_in(stack.app_url, Owner("Bench Router", "bench-router@example.com"))
+        owner = signed_in(
+            stack.app_url, Owner("Bench Router", "bench-router@example.com"), setup_token=stack.setup_token
+        )
         slugs: list[str] = []
         times: list[float] = []
         for _ in range(args.tenants):

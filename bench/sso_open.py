@@ -44,7 +44,8 @@ def main() -> None:
         "CIAL_TENANT_URL_TEMPLATE": f"http://{{slug}}.localhost:{port}",
     }
     with ComposeStack(project=f"bench-sso-{port}", overrides=overrides) as stack:
-        api = signed_in(stack.app_url, OWNER)  # already open (signed in): closed, not re-entered
+        # already open (signed in): closed, not re-entered
+        api = signed_in(stack.app_url, OWNER, setup_token=stack.setup_token)
         try:
             assert api.post("/api/admin/tenants", json={"slug": SLUG, "name": "Bench"}).status_code == 201
             eventually(

@@ -19,6 +19,8 @@ if [ ! -f "$secrets" ]; then
   export CIAL_POSTGRES_PASSWORD=${CIAL_POSTGRES_PASSWORD:-unused} \
     CIAL_APP_DB_PASSWORD=${CIAL_APP_DB_PASSWORD:-unused} CIAL_SSO_SECRET=${CIAL_SSO_SECRET:-unused}
 fi
+# The same for a secrets file from before the setup token existed (the next local-up adds it).
+grep -q '^CIAL_SETUP_TOKEN=.' "$secrets" 2>/dev/null || export CIAL_SETUP_TOKEN=${CIAL_SETUP_TOKEN:-unused}
 mine="label=cial.instance=$instance"
 
 # The App first: its reconciler would otherwise re-create the tenants removed below.

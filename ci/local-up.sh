@@ -81,6 +81,21 @@ if [ "$before" = "$after" ]; then
 else
   echo "up in $((SECONDS - start)) s"
 fi
+# While nobody has signed up, the sign-up page answers 200 (after that it redirects to sign-in):
+# then the owner needs the setup token, since the App sees this machine's browser as Docker's
+# gateway, not as loopback. Asked from inside the App's container, where 127.0.0.1 is the App.
+signup_open() {
+  compose exec -T app-api python3 -c "import http.client, sys
+c = http.client.HTTPConnection('127.0.0.1', 3100, timeout=5)
+c.request('GET', '/admin/signup')
+sys.exit(0 if c.getresponse().status == 200 else 1)" >/dev/null 2>&1
+}
+setup_token() { sed -n 's/^CIAL_SETUP_TOKEN=//p' "$("$here/secrets.sh" --path)"; }
 printf '\n  → http://localhost:%s/admin\n' "$app_port"
+if signup_open; then
+  printf '    no owner yet: create the account at this link, which carries the setup token (keep it to yourself):\n'
+  printf '    http://localhost:%s/admin/signup?setup=%s\n' "$app_port" "$(setup_token)"
+  printf '    (API: POST /api/auth/sign-up/email with the header X-Cial-Setup-Token: <CIAL_SETUP_TOKEN>)\n'
+fi
 printf '    tenants appear at http://{slug}.localhost:%s\n\n' "$router_port"
 echo "logs: make logs    status: make status    stop: make local-down    secrets: $("$here/secrets.sh" --path)"

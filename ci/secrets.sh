@@ -3,6 +3,9 @@
 #   CIAL_POSTGRES_PASSWORD   Postgres' superuser `cial`, for administration only
 #   CIAL_APP_DB_PASSWORD     the App's database role `cial_app` (not a superuser)
 #   CIAL_SSO_SECRET          the App's SSO master secret
+#   CIAL_SETUP_TOKEN         lets the first sign-up (the owner) in from outside the App's own
+#                            loopback, i.e. from any browser in compose; `make local-up` prints it
+#                            as a sign-up link. Useless once the owner exists.
 # A secret already in the file is never regenerated (the database volume holds its hash); a
 # missing one is added. Prints the file's path.
 #
@@ -16,7 +19,7 @@ if [ "${1:-}" = "--path" ]; then
   echo "$file"
   exit 0
 fi
-names=(CIAL_POSTGRES_PASSWORD CIAL_APP_DB_PASSWORD CIAL_SSO_SECRET)
+names=(CIAL_POSTGRES_PASSWORD CIAL_APP_DB_PASSWORD CIAL_SSO_SECRET CIAL_SETUP_TOKEN)
 
 umask 077
 mkdir -p "$(dirname "$file")"

@@ -68,6 +68,15 @@ class LocalMode:
         return result.stdout + result.stderr
 
     @property
+    def setup_token(self) -> str:
+        """The first sign-up's token, from the secrets `make local-up` generated."""
+        for line in self.secrets_file.read_text().splitlines():
+            name, _, value = line.partition("=")
+            if name == "CIAL_SETUP_TOKEN" and value:
+                return value
+        raise AssertionError(f"no CIAL_SETUP_TOKEN in {self.secrets_file}")
+
+    @property
     def app_url(self) -> str:
         return f"http://127.0.0.1:{self.app_port}"
 

@@ -22,8 +22,9 @@ OWNER = Owner(name="Ada Owner", email="ada@example.com")
 
 
 def signs_up(stack: ComposeStack, owner: Owner) -> httpx.Response:
+    """A sign-up as its rightful owner makes it: with the stack's setup token."""
     with httpx.Client(base_url=stack.app_url, timeout=30) as client:
-        return sign_up(client, owner)
+        return sign_up(client, owner, stack.setup_token)
 
 
 def signs_in(stack: ComposeStack, owner: Owner) -> httpx.Response:
@@ -53,7 +54,9 @@ class TestOwnerSignUpInTheBrowser:
     ) -> None:
         clean_stack = empty_stack
         page = browser.new_page()
-        page.goto(f"{clean_stack.app_url}/admin/signup")
+        # The link `make local-up` prints: the App sees the browser as Docker's gateway.
+        page.goto(f"{clean_stack.app_url}/admin/signup?setup={clean_stack.setup_token}")
+        expect(page.get_by_label("Setup token")).to_have_count(0)
         page.get_by_label("Name").fill(OWNER.name)
         page.get_by_label("Email").fill(OWNER.email)
         page.get_by_label("Password").fill(OWNER.password)
@@ -78,6 +81,60 @@ class TestOwnerSignUpInTheBrowser:
         response = httpx.get(f"{stack.app_url}/admin", follow_redirects=False)
         assert response.status_code in (302, 303)
         assert response.headers["location"].endswith("/admin/login")
+
+
+class TestTheFirstSignUpNeedsTheSetupToken:
+    """An attacker who reaches a fresh install's port (anyone but the host's own loopback: in
+    compose, every client) cannot claim the owner slot without the token of `make local-up`."""
+
+    def test_no_token_or_a_wrong_one_is_refused_and_the_right_one_makes_the_owner(
+        self, empty_stack: ComposeStack
+    ) -> None:
+        clean_stack = empty_stack
+        mallory = Owner(name="Mallory", email="mallory@example.com")
+        with httpx.Client(base_url=clean_stack.app_url, timeout=30) as client:
+            without = sign_up(client, mallory)
+            assert without.status_code == 403, without.text
+            assert without.json()["code"] == "setup_token_required"
+            assert "setup token" in without.json()["message"]
+            assert "make local-up" in without.json()["message"]
+
+            wrong = sign_up(client, mallory, "0" * 64)
+            assert wrong.status_code == 403, wrong.text
+            assert wrong.json()["code"] == "setup_token_invalid"
+
+            # A rebinding page: its own name in Host and Origin, as a browser would send them.
+            evil = {"Host": "evil.example", "Origin": "http://evil.example"}
+            rebound = client.post(
+                "/api/auth/sign-up/email", json=mallory.sign_up_body,
+                headers={**evil, "X-Cial-Setup-Token": clean_stack.setup_token},
+            )  # fmt: skip
+            assert rebound.status_code == 400, rebound.text
+
+            assert sign_in(client, mallory.email, mallory.password).status_code == 401
+            assert sign_up(client, OWNER, clean_stack.setup_token).status_code == 200
+        assert signs_in(clean_stack, OWNER).status_code == 200
+        # ... and once the owner exists the token opens nothing.
+        assert signs_up(clean_stack, mallory).json()["code"] == "sign_up_closed"
+
+    def test_the_sign_up_page_without_the_link_asks_for_the_token(
+        self, empty_stack: ComposeStack, browser: Browser
+    ) -> None:
+        clean_stack = empty_stack
+        page = browser.new_page()
+        page.goto(f"{clean_stack.app_url}/admin/signup")
+        page.get_by_label("Name").fill(OWNER.name)
+        page.get_by_label("Email").fill(OWNER.email)
+        page.get_by_label("Password").fill(OWNER.password)
+        page.get_by_label("Setup token").fill("not-the-token")
+        page.get_by_role("button", name="Create account").click()
+        expect(page.get_by_text("The setup token is wrong.")).to_be_visible()
+
+        page.get_by_label("Password").fill(OWNER.password)
+        page.get_by_label("Setup token").fill(clean_stack.setup_token)
+        page.get_by_role("button", name="Create account").click()
+        page.wait_for_url(f"{clean_stack.app_url}/admin")
+        page.close()
 
 
 class TestSignUpIsOwnerOnly:

@@ -33,7 +33,7 @@ def fuzz_stack() -> Iterator[ComposeStack]:
 @pytest.fixture(scope="module")
 def owner_cookie(fuzz_stack: ComposeStack) -> str:
     with httpx.Client(base_url=fuzz_stack.app_url, timeout=30) as client:
-        response = sign_up(client, OWNER)
+        response = sign_up(client, OWNER, fuzz_stack.setup_token)
     assert response.status_code == 200, response.text
     return response.cookies["cial_session"]
 

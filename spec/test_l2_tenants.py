@@ -25,13 +25,13 @@ BRINGING_UP = {"provisioning", "starting", "running"}
 @pytest.fixture(scope="module")
 def owner_stack(stack: ComposeStack) -> ComposeStack:
     stack.fresh()
-    signed_in(stack.app_url, OWNER).close()
+    signed_in(stack.app_url, OWNER, setup_token=stack.setup_token).close()
     return stack
 
 
 @pytest.fixture
 def api(owner_stack: ComposeStack) -> Iterator[httpx.Client]:
-    client = signed_in(owner_stack.app_url, OWNER)
+    client = signed_in(owner_stack.app_url, OWNER, setup_token=owner_stack.setup_token)
     yield client
     client.close()
 
@@ -140,6 +140,6 @@ class TestTenantsPersist:
     ) -> None:
         assert api.post("/api/admin/tenants", json={"slug": "durable", "name": "Durable"}).status_code == 201
         owner_stack.restart("postgres", "app-api")
-        again = signed_in(owner_stack.app_url, OWNER)
+        again = signed_in(owner_stack.app_url, OWNER, setup_token=owner_stack.setup_token)
         assert tenant(again, "durable")["name"] == "Durable"
         again.close()

@@ -53,13 +53,13 @@ BRINGING_UP = {"provisioning", "starting"}
 @pytest.fixture(scope="module")
 def app(stack: ComposeStack, engine: docker.DockerClient) -> ComposeStack:
     stack.fresh()
-    signed_in(stack.app_url, OWNER).close()
+    signed_in(stack.app_url, OWNER, setup_token=stack.setup_token).close()
     return stack
 
 
 @pytest.fixture
 def api(app: ComposeStack) -> Iterator[httpx.Client]:
-    client = signed_in(app.app_url, OWNER)
+    client = signed_in(app.app_url, OWNER, setup_token=app.setup_token)
     yield client
     client.close()
 
@@ -337,7 +337,7 @@ class TestRepairs:
         app.compose("start", "app-api")
         app.wait_for_app()
 
-        with contextlib.closing(signed_in(app.app_url, OWNER)) as again:
+        with contextlib.closing(signed_in(app.app_url, OWNER, setup_token=app.setup_token)) as again:
             after = until_state(again, "lazarus", "running")
         assert len(containers_of(engine, body["id"])) == 1
         assert len(volumes_of(engine, body["id"])) == 1
@@ -352,7 +352,7 @@ class TestBadImage:
         )
         broken.fresh()
         try:
-            with contextlib.closing(signed_in(broken.app_url, OWNER)) as api:
+            with contextlib.closing(signed_in(broken.app_url, OWNER, setup_token=broken.setup_token)) as api:
                 body = create(api, "broken")
                 failed = until_state(api, "broken", "error")
                 assert "cial-tenant:no-such-tag" in failed["state_reason"]

@@ -8,6 +8,7 @@ the stack's network (Postgres publishes no port), with the App's own database cr
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,7 +31,8 @@ def stack() -> Iterator[ComposeStack]:
         yield own
 
 
-APP_IMAGE = "cial-app:dev"
+# The App image the stack runs (the listener needs only its Python and asyncpg).
+APP_IMAGE = os.environ.get("CIAL_APP_IMAGE", "cial-app:dev")
 CHANNEL = "cial_tenant_changes"
 # Prints one JSON line per notification with the listener's clock, once it listens ("ready").
 LISTENER = f"""
@@ -95,7 +97,8 @@ class TestChangesAreAnnounced:
     def test_each_state_change_made_through_the_api_is_heard_within_a_second(
         self, stack: ComposeStack, listener: Container
     ) -> None:
-        client = signed_in(stack.app_url, Owner("Nora Notify", "notify@example.com"))
+        nora = Owner("Nora Notify", "notify@example.com")
+        client = signed_in(stack.app_url, nora, setup_token=stack.setup_token)
         slug = f"notify-{uuid.uuid4().hex[:6]}"
         asked = time.time()
         response = client.post("/api/admin/tenants", json={"slug": slug, "name": "Notify"})

@@ -20,9 +20,9 @@ from testkit.owner import sign_up as sign_up_with
 pytestmark = pytest.mark.docker
 
 
-def sign_up(app_url: str, owner: Owner) -> httpx.Response:
-    with httpx.Client(base_url=app_url, timeout=30) as client:
-        return sign_up_with(client, owner)
+def sign_up(stack: ComposeStack, owner: Owner) -> httpx.Response:
+    with httpx.Client(base_url=stack.app_url, timeout=30) as client:
+        return sign_up_with(client, owner, stack.setup_token)
 
 
 OWNER = Owner(name="Ada Owner", email="ada@example.com")
@@ -106,7 +106,7 @@ class TestDatabaseRoles:
         assert httpx.get(f"{clean_stack.app_url}/healthz", timeout=10).status_code == 200
         # Tests run in random order: the upgrade below may have signed the owner up already, and
         # then sign-up is closed (403). Either way the owner's row went through the App's role.
-        assert sign_up(clean_stack.app_url, OWNER).status_code in (200, 403)
+        assert sign_up(clean_stack, OWNER).status_code in (200, 403)
         signed = httpx.post(
             f"{clean_stack.app_url}/api/auth/sign-in/email",
             json={"email": OWNER.email, "password": OWNER.password},
@@ -133,7 +133,7 @@ class TestAVolumeFromBeforeTheAppRole:
 
     @pytest.fixture(scope="class")
     def upgraded(self, clean_stack: ComposeStack) -> ComposeStack:
-        if sign_up(clean_stack.app_url, OWNER).status_code not in (200, 403):
+        if sign_up(clean_stack, OWNER).status_code not in (200, 403):
             pytest.fail("the owner could not sign up")
         clean_stack.compose("stop", "app-api")
         # Back to what the old compose.yml left: everything the superuser's, no App role, the
@@ -160,7 +160,7 @@ class TestAVolumeFromBeforeTheAppRole:
             timeout=30,
         )
         assert signed.status_code == 200
-        assert sign_up(upgraded.app_url, Owner(name="Eve", email="eve@example.com")).status_code == 403
+        assert sign_up(upgraded, Owner(name="Eve", email="eve@example.com")).status_code == 403
 
     def test_the_old_in_repo_password_no_longer_opens_the_superuser(self, upgraded: ComposeStack) -> None:
         result = upgraded.psql(DB_SUPERUSER, OLD_IN_REPO_PASSWORD, "SELECT 1")

@@ -58,7 +58,7 @@ def answers(stack: ComposeStack, slug: str, status: int, *, within: float = 10) 
 
 @pytest.fixture(scope="module")
 def owner(stack: ComposeStack) -> Iterator[httpx.Client]:
-    client = signed_in(stack.app_url, OWNER)
+    client = signed_in(stack.app_url, OWNER, setup_token=stack.setup_token)
     try:
         yield client
     finally:

@@ -56,7 +56,7 @@ def stack() -> Iterator[ComposeStack]:
 
 @pytest.fixture(scope="module")
 def owner(stack: ComposeStack) -> Iterator[httpx.Client]:
-    client = signed_in(stack.app_url, OWNER)
+    client = signed_in(stack.app_url, OWNER, setup_token=stack.setup_token)
     try:
         yield client
     finally:

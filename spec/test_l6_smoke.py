@@ -91,6 +91,10 @@ class TestFromACleanState:
 
         shown = local.must("local-up")
         assert f"→ http://localhost:{local.app_port}/admin" in shown, shown
+        # No owner yet: the sign-up link with the setup token the owner needs (compose's App sees
+        # this machine's browser as Docker's gateway, not as loopback).
+        link = f"http://localhost:{local.app_port}/admin/signup?setup={local.setup_token}"
+        assert link in shown, shown
         assert f"http://{{slug}}.localhost:{local.router_port}" in shown, shown
         assert stat.S_IMODE(local.secrets_file.stat().st_mode) == 0o600
         secrets_before = local.secrets_file.read_text()
@@ -99,7 +103,7 @@ class TestFromACleanState:
         assert "nothing changed" in again, again
         assert local.secrets_file.read_text() == secrets_before
 
-        owner = signed_in(local.app_url, OWNER)
+        owner = signed_in(local.app_url, OWNER, setup_token=local.setup_token)
         try:
             created = owner.post("/api/admin/tenants", json={"slug": "acme", "name": "Acme"})
             assert created.status_code == 201, created.text
@@ -131,8 +135,9 @@ class TestFromACleanState:
         assert ours(engine, local, "containers") == [], "a tenant container outlived local-down"
         assert ours(engine, local, "volumes"), "local-down removed the tenant's volume"
 
-        local.must("local-up")
-        owner = signed_in(local.app_url, OWNER)
+        up_again = local.must("local-up")
+        assert "signup?setup=" not in up_again, "the sign-up link is printed after the owner exists"
+        owner = signed_in(local.app_url, OWNER, setup_token=local.setup_token)
         try:
             running(local, owner, "acme")
         finally:

@@ -17,6 +17,8 @@ OWNER_PASSWORD = "correct horse battery staple"
 SIGN_UP = "/api/auth/sign-up/email"
 SIGN_IN = "/api/auth/sign-in/email"
 TENANTS = "/api/admin/tenants"
+# The App's header for the setup token of the first sign-up (cial_app.auth.controllers).
+SETUP_TOKEN_HEADER = "X-Cial-Setup-Token"
 
 Json = dict[str, Any]
 R = TypeVar("R")
@@ -80,14 +82,20 @@ def _reasons(response: httpx.Response) -> list[str]:
 
 
 @overload
-def sign_up(client: httpx.Client, owner: Owner) -> httpx.Response: ...
+def sign_up(client: httpx.Client, owner: Owner, setup_token: str | None = ...) -> httpx.Response: ...
 @overload
-def sign_up(client: httpx.AsyncClient, owner: Owner) -> Awaitable[httpx.Response]: ...
 def sign_up(
-    client: httpx.Client | httpx.AsyncClient, owner: Owner
+    client: httpx.AsyncClient, owner: Owner, setup_token: str | None = ...
+) -> Awaitable[httpx.Response]: ...
+def sign_up(
+    client: httpx.Client | httpx.AsyncClient, owner: Owner, setup_token: str | None = None
 ) -> httpx.Response | Awaitable[httpx.Response]:
-    """POST the sign-up form's JSON; the response as it is (403 once an owner exists)."""
-    return _call(client, _as_is, "POST", SIGN_UP, json=owner.sign_up_body)
+    """POST the sign-up form's JSON; the response as it is (403 once an owner exists).
+
+    `setup_token`: the App's CIAL_SETUP_TOKEN, which a first sign-up needs unless it comes from the
+    App's own machine (a compose stack's App sees the host as Docker's gateway, not loopback)."""
+    headers = {SETUP_TOKEN_HEADER: setup_token} if setup_token else {}
+    return _call(client, _as_is, "POST", SIGN_UP, json=owner.sign_up_body, headers=headers)
 
 
 @overload
@@ -104,12 +112,15 @@ def sign_in(
     return _call(client, _as_is, "POST", SIGN_IN, json=credentials, headers=headers)
 
 
-def signed_in(base_url: str, owner: Owner, *, timeout: float = 30) -> httpx.Client:
-    """A client of a running App holding `owner`'s session (signing the owner up first if needed)."""
+def signed_in(
+    base_url: str, owner: Owner, *, setup_token: str | None = None, timeout: float = 30
+) -> httpx.Client:
+    """A client of a running App holding `owner`'s session (signing the owner up first if needed,
+    with `setup_token` when the App is not on this machine's loopback)."""
     client = httpx.Client(base_url=base_url, timeout=timeout)
     try:
         response = sign_in(client, owner.email, owner.password)
-        if response.status_code == 401 and sign_up(client, owner).status_code == 200:
+        if response.status_code == 401 and sign_up(client, owner, setup_token).status_code == 200:
             response = sign_in(client, owner.email, owner.password)
         assert response.status_code == 200, f"{owner.email} cannot sign in: {response.text}"
     except BaseException:

@@ -35,6 +35,18 @@ class InvalidInput(AppError):
     code = "invalid_input"
 
 
+class UnknownHost(InvalidInput):
+    code = "unknown_host"
+
+    def __init__(self, host: str | None) -> None:
+        # The operator's fix, not the list itself: which names are allowed is nobody else's business.
+        shown = "no Host header" if host is None else f"Host {host[:100]!r}"
+        super().__init__(
+            f"This App does not answer to {shown}. "
+            "Reach it as localhost, or add the name to CIAL_ALLOWED_HOSTS."
+        )
+
+
 class NotAuthenticated(AppError):
     status = 401
     code = "not_authenticated"
@@ -59,6 +71,36 @@ class SignUpClosed(Forbidden):
 
     def __init__(self) -> None:
         super().__init__("Sign-up is closed: this App already has its owner. Sign in instead.")
+
+
+class SetupTokenRequired(Forbidden):
+    """The first sign-up came from another machine (in compose: any browser) without a token."""
+
+    code = "setup_token_required"
+
+    def __init__(self, *, configured: bool) -> None:
+        how = (
+            "Open the sign-up link `make local-up` printed (it carries ?setup=...), or send the token "
+            "(CIAL_SETUP_TOKEN in .local/secrets.env) in the X-Cial-Setup-Token header."
+            if configured
+            else "This App has no setup token (CIAL_SETUP_TOKEN): sign up from the machine it runs on."
+        )
+        super().__init__(
+            "Creating the owner account needs the setup token when it does not come from this machine. "
+            + how,
+            field="setup_token",
+        )
+
+
+class SetupTokenInvalid(Forbidden):
+    code = "setup_token_invalid"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The setup token is wrong. Use the sign-up link `make local-up` printed, or CIAL_SETUP_TOKEN "
+            "from .local/secrets.env.",
+            field="setup_token",
+        )
 
 
 class CrossSiteRequest(Forbidden):

@@ -1,4 +1,4 @@
-"""Run the App: `python -m cial_app` (listens on CIAL_APP_HOST:CIAL_APP_PORT, default 0.0.0.0:3100)."""
+"""Run the App: `python -m cial_app` (listens on CIAL_APP_HOST:CIAL_APP_PORT, default 127.0.0.1:3100)."""
 
 from __future__ import annotations
 

@@ -10,8 +10,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cial_app.errors import ConfigurationError
+from cial_app.hosts import LOOPBACK_HOSTS, allowed_host_entry, host_name
 from cial_app.orchestrator import drivers
 from cial_app.orchestrator.base import DEFAULT_CPUS, DEFAULT_MEMORY_BYTES, DEFAULT_PIDS_LIMIT, parse_memory
 from cial_app.orchestrator.errors import InvalidSpec
@@ -45,7 +47,10 @@ class Settings:
     # Postgres only: how long a starting App waits for another App on the same database to let
     # go (one that is stopping) before it refuses to start; two would act on the same tenants.
     sole_app_wait_seconds: float = 10.0
-    host: str = "0.0.0.0"
+    # Loopback: `python -m cial_app` on a laptop is reachable from this machine only (the first
+    # sign-up is open to it). A container sets CIAL_APP_HOST=0.0.0.0 itself (platform/Dockerfile),
+    # since there the published port arrives on the container's own interface, not on loopback.
+    host: str = "127.0.0.1"
     port: int = 3100
     session_ttl_seconds: int = 7 * 24 * 3600
     # Local mode is plain HTTP on localhost; a Secure cookie would never come back.
@@ -65,6 +70,11 @@ class Settings:
     # Docker calls run on; past this many waiting for one, a sign-in gets 503 at once.
     password_hash_threads: int = 2
     password_hash_queue: int = 16
+    # The names the App answers to in the Host header, with any port (CIAL_ALLOWED_HOSTS, plus the
+    # host of admin_url). Any other Host is refused before a handler runs: without this, a page on
+    # evil.example whose DNS name turns to 127.0.0.1 (DNS rebinding) is same-origin with itself
+    # and could drive the App through the owner's browser, e.g. claim the owner slot.
+    allowed_hosts: frozenset[str] = LOOPBACK_HOSTS
     # Origins besides the request's own that may post to the App (e.g. behind a TLS terminator).
     trusted_origins: frozenset[str] = field(default_factory=frozenset)
     tenant_image: str = "cial-tenant:dev"
@@ -93,6 +103,11 @@ class Settings:
     # from it (cial_app.sso.keys). None: the App runs, but "Open" answers 503 and new tenants get
     # no key. Kept out of the repr, so printing the settings never prints it.
     sso_secret: str | None = field(default=None, repr=False)
+    # Lets the first sign-up (the owner) in from another machine than the App's (CIAL_SETUP_TOKEN);
+    # from loopback none is needed. In compose every client is "another machine" (Docker's bridge
+    # gateway), so `make local-up` generates one with the other secrets and prints a sign-up link
+    # carrying it. None: only this machine can create the owner. Kept out of the repr.
+    setup_token: str | None = field(default=None, repr=False)
     # Where a tenant's pages (Core's SSO refusal) link back to: the admin, as the browser sees it.
     admin_url: str = "http://localhost:3100/admin"
     debug: bool = False
@@ -169,7 +184,9 @@ class Settings:
             tenant_cpus=_float(env, "CIAL_TENANT_CPUS", defaults.tenant_cpus, minimum=0.01, maximum=64),
             tenant_pids_limit=_int(env, "CIAL_TENANT_PIDS_LIMIT", defaults.tenant_pids_limit, minimum=16),
             sso_secret=_sso_secret(env),
-            admin_url=_admin_url(env, defaults.admin_url),
+            setup_token=_setup_token(env),
+            admin_url=(admin_url := _admin_url(env, defaults.admin_url)),
+            allowed_hosts=_allowed_hosts(env, defaults.allowed_hosts, admin_url),
             debug=_bool(env, "CIAL_DEBUG", defaults.debug),
         )
 
@@ -202,11 +219,44 @@ def _sso_secret(env: Mapping[str, str]) -> str | None:
     return secret
 
 
+SETUP_TOKEN_MIN_CHARS = 16
+
+
+def _setup_token(env: Mapping[str, str]) -> str | None:
+    token = (env.get("CIAL_SETUP_TOKEN") or "").strip() or None
+    if token is not None and len(token) < SETUP_TOKEN_MIN_CHARS:
+        # Says how long it is, never what it is: a short token could be guessed.
+        raise ConfigurationError(
+            f"CIAL_SETUP_TOKEN must be at least {SETUP_TOKEN_MIN_CHARS} characters, got {len(token)}; "
+            "`make local-up` generates one into .local/secrets.env"
+        )
+    return token
+
+
 def _admin_url(env: Mapping[str, str], default: str) -> str:
     url = (env.get("CIAL_ADMIN_URL") or "").strip().rstrip("/") or default
     if not url.startswith(("http://", "https://")):
         raise ConfigurationError(f"CIAL_ADMIN_URL must be an http:// or https:// URL, got {url!r}")
     return url
+
+
+def _allowed_hosts(env: Mapping[str, str], default: frozenset[str], admin_url: str) -> frozenset[str]:
+    raw = env.get("CIAL_ALLOWED_HOSTS")
+    entries = [e for e in raw.split(",") if e.strip()] if raw and raw.strip() else list(default)
+    hosts = set()
+    for entry in entries:
+        name = allowed_host_entry(entry)
+        if name is None:
+            raise ConfigurationError(
+                "CIAL_ALLOWED_HOSTS takes host names without a port (any port is allowed), "
+                f"got {entry.strip()!r}"
+            )
+        hosts.add(name)
+    # Where the admin says it is must work, whatever the list says.
+    admin_host = host_name(urlsplit(admin_url).netloc.rpartition("@")[2])
+    if admin_host is not None:
+        hosts.add(admin_host)
+    return frozenset(hosts)
 
 
 def _subnet_pool(env: Mapping[str, str]) -> str | None:

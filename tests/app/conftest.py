@@ -32,7 +32,8 @@ from .fakes import FakeEngine
 __all__ = ["sign_in"]  # tests import it from here, with the fixtures
 
 OWNER = {"name": "Olivia Owner", "email": "owner@example.com", "password": "correct horse battery"}
-BASE_URL = "http://testserver.local"
+# The App as local mode publishes it: a host in its default allowed hosts.
+BASE_URL = "http://localhost:3100"
 SAME_ORIGIN = {"Origin": BASE_URL, "Sec-Fetch-Site": "same-origin"}
 
 Client = httpx.AsyncClient

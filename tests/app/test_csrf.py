@@ -21,7 +21,7 @@ class TestBrowserCrossSiteRequests:
             # Every tenant is a *.localhost host: the same site as the App, and not trusted.
             {"Sec-Fetch-Site": "same-site", "Origin": "http://acme.localhost:8080"},
             {"Origin": "http://evil.example"},
-            {"Origin": "http://testserver.local.evil.example"},
+            {"Origin": "http://localhost.evil.example:3100"},
             {"Origin": "null"},
         ],
     )

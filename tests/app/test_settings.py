@@ -14,7 +14,8 @@ class TestSettingsFromEnvironment:
         settings = Settings.from_env({})
         assert settings.database_url is None
         assert settings.sqlite_path == Path("cial-app.sqlite3")
-        assert (settings.host, settings.port) == ("0.0.0.0", 3100)
+        # Loopback unless told otherwise: the App is not exposed to the network by default.
+        assert (settings.host, settings.port) == ("127.0.0.1", 3100)
         assert settings.cookie_secure is False
         assert settings.tenant_image == "cial-tenant:dev"
         assert settings.docker_network is None
@@ -25,6 +26,7 @@ class TestSettingsFromEnvironment:
         assert settings.reconcile_interval_seconds == 5.0
         assert settings.sso_secret is None
         assert settings.admin_url == "http://localhost:3100/admin"
+        assert settings.allowed_hosts == {"localhost", "127.0.0.1", "[::1]"}
         assert (settings.tenant_memory_bytes, settings.tenant_cpus, settings.tenant_pids_limit) == (
             256 * 1024 * 1024,
             1.0,
@@ -38,7 +40,7 @@ class TestSettingsFromEnvironment:
                 "CIAL_SQLITE_PATH": "/tmp/x.sqlite3",
                 "CIAL_DATABASE_POOL": "off",
                 "CIAL_SOLE_APP_WAIT_SECONDS": "2.5",
-                "CIAL_APP_HOST": "127.0.0.1",
+                "CIAL_APP_HOST": "0.0.0.0",
                 "CIAL_APP_PORT": "3200",
                 "CIAL_SESSION_TTL_SECONDS": "3600",
                 "CIAL_COOKIE_SECURE": "true",
@@ -50,6 +52,7 @@ class TestSettingsFromEnvironment:
                 "CIAL_PASSWORD_HASH_THREADS": "3",
                 "CIAL_PASSWORD_HASH_QUEUE": "8",
                 "CIAL_TRUSTED_ORIGINS": "https://Admin.Example.com/, http://localhost:3100",
+                "CIAL_ALLOWED_HOSTS": "localhost, App-Api.,::1",
                 "CIAL_TENANT_IMAGE": "cial-tenant:test",
                 "CIAL_DOCKER_NETWORK": "cial_default",
                 "CIAL_SSO_SECRET": "s3cret-s3cret-s3cret-s3cret-s3cret",
@@ -70,7 +73,7 @@ class TestSettingsFromEnvironment:
             sqlite_path=Path("/tmp/x.sqlite3"),
             database_pool=False,
             sole_app_wait_seconds=2.5,
-            host="127.0.0.1",
+            host="0.0.0.0",
             port=3200,
             session_ttl_seconds=3600,
             cookie_secure=True,
@@ -82,6 +85,7 @@ class TestSettingsFromEnvironment:
             password_hash_threads=3,
             password_hash_queue=8,
             trusted_origins=frozenset({"https://admin.example.com", "http://localhost:3100"}),
+            allowed_hosts=frozenset({"localhost", "app-api", "[::1]"}),
             tenant_image="cial-tenant:test",
             docker_network="cial_default",
             sso_secret="s3cret-s3cret-s3cret-s3cret-s3cret",
@@ -132,11 +136,27 @@ class TestSettingsFromEnvironment:
                 "CIAL_SIGNIN_FORGET_SECONDS must be >= 1800",
             ),
             ({"CIAL_PASSWORD_HASH_THREADS": "0"}, "CIAL_PASSWORD_HASH_THREADS must be between 1 and 64"),
+            ({"CIAL_SETUP_TOKEN": "short"}, "CIAL_SETUP_TOKEN must be at least 16 characters, got 5"),
+            ({"CIAL_ALLOWED_HOSTS": "localhost:3100"}, "CIAL_ALLOWED_HOSTS takes host names without a port"),
+            ({"CIAL_ALLOWED_HOSTS": "http://localhost"}, "got 'http://localhost'"),
         ],
     )
     def test_bad_values_are_refused_with_the_variable_named(self, env: dict[str, str], words: str) -> None:
         with pytest.raises(ConfigurationError, match=words):
             Settings.from_env(env)
+
+
+def test_the_admins_own_host_is_always_allowed() -> None:
+    settings = Settings.from_env({"CIAL_ALLOWED_HOSTS": "localhost", "CIAL_ADMIN_URL": "https://Admin.Example:8443/admin"})
+    assert settings.allowed_hosts == {"localhost", "admin.example"}
+
+
+def test_the_setup_token_is_read_and_never_in_the_settings_repr() -> None:
+    token = "t" * 40
+    settings = Settings.from_env({"CIAL_SETUP_TOKEN": token})
+    assert settings.setup_token == token
+    assert token not in repr(settings)
+    assert Settings.from_env({}).setup_token is None
 
 
 def test_the_sso_secret_is_never_in_the_settings_repr() -> None:

@@ -25,6 +25,8 @@ from cial_app.admin.tenant_pages import TenantPages
 from cial_app.api.csrf import CsrfMiddleware
 from cial_app.api.errors import EXCEPTION_HANDLERS
 from cial_app.api.health import healthz
+from cial_app.api.hosts import AllowedHostsMiddleware
+from cial_app.api.media import JsonBodyMiddleware
 from cial_app.api.services import Services
 from cial_app.auth.controllers import AuthController
 from cial_app.db_locks import process_name
@@ -75,7 +77,11 @@ class CialPlugin(InitPluginProtocol):
             }
         )
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
+        # First (outermost): a request for another host is refused before anything looks at it.
+        app_config.middleware.insert(0, AllowedHostsMiddleware(services.settings.allowed_hosts))
         app_config.middleware.append(CsrfMiddleware(services.settings.trusted_origins))
+        # After the CSRF layer, which answers a form posted to the API first (403 without a token).
+        app_config.middleware.append(JsonBodyMiddleware())
         app_config.template_config = TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
         app_config.openapi_config = OpenAPIConfig(
             title="Cial App", version="0.1.0", description="The control plane: owner auth and tenants."

@@ -52,6 +52,7 @@ def build_services(
         hasher=hasher,
         throttle=throttle,
         session_ttl=timedelta(seconds=settings.session_ttl_seconds),
+        setup_token=settings.setup_token,
     )
     store = TenantStore()
     provisioning = build_provisioning(settings, store, orchestrator=orchestrator, health=health)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+import ipaddress
 import secrets
 import uuid
 from collections.abc import Callable
@@ -14,7 +16,13 @@ from cial_app.auth.passwords import PasswordHasher
 from cial_app.auth.tables import OWNER_SLOT, Session, User
 from cial_app.auth.throttle import SignInThrottle
 from cial_app.db import is_unique_violation, utcnow
-from cial_app.errors import HashingBusy, InvalidCredentials, SignUpClosed
+from cial_app.errors import (
+    HashingBusy,
+    InvalidCredentials,
+    SetupTokenInvalid,
+    SetupTokenRequired,
+    SignUpClosed,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +69,11 @@ class AuthService:
         hasher: PasswordHasher,
         throttle: SignInThrottle,
         session_ttl: timedelta,
+        setup_token: str | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._hasher = hasher
+        self._setup_token = setup_token
         self._throttle = throttle
         self._session_ttl = session_ttl
         self._clock = clock
@@ -72,10 +82,23 @@ class AuthService:
         exists: bool = await User.exists().run()
         return not exists
 
-    async def sign_up(self, *, name: str, email: str, password: str) -> SignedIn:
-        """Create the owner and sign them in; only while no user exists."""
+    def needs_setup_token(self, client: str) -> bool:
+        """Whether a sign-up from `client` (the peer's address) must carry the setup token."""
+        return not is_loopback(client)
+
+    async def sign_up(
+        self, *, name: str, email: str, password: str, client: str, setup_token: str | None = None
+    ) -> SignedIn:
+        """Create the owner and sign them in; only while no user exists, and only from this
+        machine (`client` is loopback) or with the setup token.
+
+        A fresh install's owner slot goes to whoever signs up first: on a laptop that is whoever
+        can reach the port. From loopback that is this machine's user; from anywhere else (in
+        compose every browser arrives from Docker's bridge gateway) the caller proves it read the
+        secrets `make local-up` generated. A token offered must be right, also from loopback."""
         if not await self.sign_up_open():
             raise SignUpClosed()
+        self._check_setup(client, setup_token)
         name = rules.check_name(name)
         email = rules.check_email(email)
         password_hash = await self._hasher.hash(rules.check_new_password(password))
@@ -97,6 +120,16 @@ class AuthService:
                 raise SignUpClosed() from error
             raise
         return await self._open_session(_account(user))
+
+    def _check_setup(self, client: str, offered: str | None) -> None:
+        if offered:
+            expected = self._setup_token
+            # Constant time: the comparison does not say how much of a guess was right.
+            if expected is None or not hmac.compare_digest(offered.encode(), expected.encode()):
+                raise SetupTokenInvalid()
+            return
+        if self.needs_setup_token(client):
+            raise SetupTokenRequired(configured=self._setup_token is not None)
 
     async def sign_in(self, *, email: str, password: str, client: str) -> SignedIn:
         email = rules.check_credentials_present(email, password)
@@ -155,6 +188,14 @@ class AuthService:
         )
         await Session.insert(row).run()
         return SignedIn(token=token, session=_session_info(row, account.id), user=account)
+
+
+def is_loopback(client: str) -> bool:
+    """Whether the peer's address is this machine's loopback (anything unparsable is not)."""
+    try:
+        return ipaddress.ip_address(client).is_loopback
+    except ValueError:
+        return False
 
 
 def _account(user: User) -> Account:

@@ -17,7 +17,8 @@ class ErrorBody(msgspec.Struct):
 _DESCRIPTIONS = {
     400: "The input breaks a rule; `message` names it and `field` the field to fix",
     401: "Not signed in, or wrong credentials",
-    403: "Refused: closed sign-up, cross-site request, or a form without a valid token",
+    403: "Refused: closed sign-up, a first sign-up without the setup token, cross-site request, "
+    "or a form without a valid token",
     404: "No such resource",
     409: "Conflicts with what exists",
     413: "Body too large",
