@@ -78,7 +78,7 @@ def main() -> None:
     started = time.perf_counter()
     try:
         for round_number in range(args.kills):
-            owner = signed_in(stack.app_url, owner_account)
+            owner = signed_in(stack.app_url, owner_account, setup_token=stack.setup_token)
             slug = rng.choice(slugs)
             # A slug not known to exist is created; one that exists gets any other action.
             verb = rng.choice(VERBS[1:]) if accepted.get(slug) == "exists" else "create"
@@ -100,7 +100,7 @@ def main() -> None:
             stack.wait_for_app()
             print(f"round {round_number + 1}/{args.kills}: {verb} {slug} -> {status}, App killed", flush=True)
 
-        owner = signed_in(stack.app_url, owner_account)
+        owner = signed_in(stack.app_url, owner_account, setup_token=stack.setup_token)
         deadline = time.monotonic() + SETTLE_SECONDS
         tenants = owner.get("/api/admin/tenants").json()
         while not settled(tenants) and time.monotonic() < deadline:
