@@ -37,6 +37,7 @@ from cial_app.orchestrator import (
     health_url,
     wait_healthy,
 )
+from cial_app.orchestrator.base import DEFAULT_CPUS
 from cial_app.orchestrator.docker import DockerOrchestrator
 from cial_app.orchestrator.ownership import Ownership
 
@@ -154,7 +155,11 @@ class TestCreate:
             (b["HostIp"], bool(b["HostPort"])) for b in attrs["NetworkSettings"]["Ports"]["8080/tcp"]
         ] == [("127.0.0.1", True)]
         assert host["RestartPolicy"]["Name"] == "unless-stopped"
-        assert host["Memory"] == 256 * 2**20 and host["NanoCpus"] == 10**9 and host["PidsLimit"] == 256
+        assert (
+            host["Memory"] == 256 * 2**20
+            and host["NanoCpus"] == int(DEFAULT_CPUS * 10**9)
+            and host["PidsLimit"] == 256
+        )
         assert "no-new-privileges:true" in host["SecurityOpt"]
         assert host["Privileged"] is False
         assert host["CapDrop"] == ["ALL"]

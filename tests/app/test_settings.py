@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ class TestSettingsFromEnvironment:
         assert settings.allowed_hosts == {"localhost", "127.0.0.1", "[::1]"}
         assert (settings.tenant_memory_bytes, settings.tenant_cpus, settings.tenant_pids_limit) == (
             256 * 1024 * 1024,
-            1.0,
+            float(min(2, os.cpu_count() or 1)),
             256,
         )
 
