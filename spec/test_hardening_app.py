@@ -100,7 +100,7 @@ print(json.dumps(results))
 @pytest.fixture(scope="module")
 def app(stack: ComposeStack) -> ComposeStack:
     stack.fresh()
-    signed_in(stack.app_url, OWNER).close()
+    signed_in(stack.app_url, OWNER, setup_token=stack.setup_token).close()
     return stack
 
 
@@ -236,7 +236,7 @@ class TestOnlyTheTenantVerbsWork:
             container.remove(force=True)
 
     def test_the_app_still_runs_tenants_through_the_orchestrator(self, app: ComposeStack) -> None:
-        with contextlib.closing(signed_in(app.app_url, OWNER)) as api:
+        with contextlib.closing(signed_in(app.app_url, OWNER, setup_token=app.setup_token)) as api:
             create(api, "guarded")
 
             def running() -> dict[str, Any] | None:

@@ -55,7 +55,10 @@ class TestTheService:
         )
         assert settings.engine.tenant_image == "cial-tenant:x"
         assert settings.engine.tenant_memory_bytes == 512 * 1024 * 1024
-        assert settings.engine.orchestrator == "docker" and settings.port == 8090
+        assert settings.engine.orchestrator == "docker" and (settings.host, settings.port) == (
+            "127.0.0.1",
+            8090,
+        )
         assert TOKEN not in repr(settings)
 
     def test_it_never_drives_another_service(self) -> None:

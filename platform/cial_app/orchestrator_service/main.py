@@ -1,5 +1,6 @@
 """Run the orchestrator service: `python -m cial_app.orchestrator_service` (listens on
-CIAL_ORCHESTRATOR_HOST:CIAL_ORCHESTRATOR_PORT, default 0.0.0.0:8090; compose publishes no port)."""
+CIAL_ORCHESTRATOR_HOST:CIAL_ORCHESTRATOR_PORT, default 127.0.0.1:8090; compose listens on
+cial-net and publishes no port)."""
 
 from __future__ import annotations
 

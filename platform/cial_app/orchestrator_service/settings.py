@@ -20,7 +20,8 @@ DEFAULT_PORT = 8090
 class ServiceSettings:
     token: str = field(repr=False)
     engine: Settings = field(default_factory=Settings)
-    host: str = "0.0.0.0"
+    # Loopback unless told (compose says 0.0.0.0: the App reaches it over cial-net), like the App.
+    host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
 
     @classmethod
@@ -45,6 +46,6 @@ class ServiceSettings:
         return cls(
             token=token,
             engine=engine,
-            host=env.get("CIAL_ORCHESTRATOR_HOST") or "0.0.0.0",
+            host=env.get("CIAL_ORCHESTRATOR_HOST") or "127.0.0.1",
             port=int(raw_port),
         )
