@@ -12,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 export DOCKER_GID=${DOCKER_GID:-$(stat -c %g /var/run/docker.sock 2>/dev/null || echo 0)}
 app_port=${CIAL_APP_PORT:-3100}
 router_port=${CIAL_ROUTER_PORT:-8080}
-services=(postgres app-api router)
+services=(postgres orchestrator app-api router)
 compose() { "$here/compose.sh" "$@"; }
 start=$SECONDS
 step() { printf '[%s/4] %s (%d s)\n' "$1" "$2" $((SECONDS - start)); }
@@ -71,7 +71,7 @@ compose up -d --remove-orphans postgres 2>&1 | grep -v 'is up-to-date' | sed 's/
 wait_healthy postgres
 step 3 "the App's database role"
 compose exec -T postgres /docker-entrypoint-initdb.d/10-cial-app-role.sh | sed 's/^/      /'
-step 4 "the App and the router"
+step 4 "the orchestrator, the App and the router"
 compose up -d --remove-orphans 2>&1 | grep -v 'is up-to-date' | sed 's/^/      /' || true
 wait_healthy "${services[@]}"
 after=$(container_ids)

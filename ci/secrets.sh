@@ -6,6 +6,7 @@
 #   CIAL_SETUP_TOKEN         lets the first sign-up (the owner) in from outside the App's own
 #                            loopback, i.e. from any browser in compose; `make local-up` prints it
 #                            as a sign-up link. Useless once the owner exists.
+#   CIAL_ORCHESTRATOR_TOKEN  the App's bearer token for the orchestrator service (the socket's holder)
 # A secret already in the file is never regenerated (the database volume holds its hash); a
 # missing one is added. Prints the file's path.
 #
@@ -19,7 +20,7 @@ if [ "${1:-}" = "--path" ]; then
   echo "$file"
   exit 0
 fi
-names=(CIAL_POSTGRES_PASSWORD CIAL_APP_DB_PASSWORD CIAL_SSO_SECRET CIAL_SETUP_TOKEN)
+names=(CIAL_POSTGRES_PASSWORD CIAL_APP_DB_PASSWORD CIAL_SSO_SECRET CIAL_SETUP_TOKEN CIAL_ORCHESTRATOR_TOKEN)
 
 umask 077
 mkdir -p "$(dirname "$file")"

@@ -17,7 +17,7 @@ from pathlib import Path
 import docker
 
 HERE = Path(__file__).resolve().parent
-SERVICES = ("postgres", "app-api", "router")
+SERVICES = ("postgres", "orchestrator", "app-api", "router")
 TENANTS_SQL = (
     "SELECT slug, state, desired_state, coalesce(machine_id, ''), coalesce(published_port::text, ''),"
     " coalesce(state_reason, '') FROM tenants ORDER BY slug"

@@ -73,6 +73,7 @@ class ComposeStack:
     sso_secret: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
     # The first sign-up's token: the App sees the host as Docker's gateway, never as loopback.
     setup_token: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
+    orchestrator_token: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
 
     def __post_init__(self) -> None:
         self.network = self.network or f"{self.project}-net"
@@ -87,6 +88,7 @@ class ComposeStack:
             "CIAL_APP_DB_PASSWORD": self.app_db_password,
             "CIAL_SSO_SECRET": self.sso_secret,
             "CIAL_SETUP_TOKEN": self.setup_token,
+            "CIAL_ORCHESTRATOR_TOKEN": self.orchestrator_token,
             "CIAL_APP_PORT": "0",
             "CIAL_ROUTER_PORT": "0",
             "CIAL_NETWORK": self.network,

@@ -1,5 +1,5 @@
-"""L3, part 2: the App drives the orchestrator. Against compose.yml (real Postgres, the App's image
-with the Docker socket, the real tenant image) and a real headless Chromium.
+"""L3, part 2: the App drives the orchestrator. Against compose.yml (real Postgres, the App, the
+orchestrator service holding the Docker socket, the real tenant image) and a real headless Chromium.
 
 The plan's check: a tenant created in the admin shows `running` with a port without a reload,
 `docker ps` shows its container, and its port serves the tenant's page. Besides: stop/start keeps

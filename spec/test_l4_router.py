@@ -311,19 +311,23 @@ def addresses(container: Container) -> list[str]:
 
 
 class TestOnlyTheRouterReachesATenant:
-    def test_agent_code_reaches_neither_postgres_nor_the_app_nor_another_tenant(
+    def test_agent_code_reaches_neither_postgres_nor_the_app_nor_the_orchestrator_nor_another_tenant(
         self, stack: ComposeStack, owner: httpx.Client, acme: str, engine: docker.DockerClient
     ) -> None:
         beta = new_tenant(owner)
         tenant = container_of(engine, f"cial.slug={acme}")
         other = container_of(engine, f"cial.slug={beta}")
-        services = {name: stack_service(engine, stack, name) for name in ("postgres", "app-api")}
+        services = {
+            name: stack_service(engine, stack, name) for name in ("postgres", "app-api", "orchestrator")
+        }
         targets = [
             "postgres:5432",
             "app-api:3100",
+            "orchestrator:8090",  # the holder of the Docker socket
             f"{other.name}:8080",  # the neighbour by its container name, as the router dials it
             *(f"{ip}:5432" for ip in addresses(services["postgres"])),
             *(f"{ip}:3100" for ip in addresses(services["app-api"])),
+            *(f"{ip}:8090" for ip in addresses(services["orchestrator"])),
             *(f"{ip}:8080" for ip in addresses(other)),
         ]
         results = dict(line.split(" ", 1) for line in probe_as_agent(tenant, targets).splitlines())

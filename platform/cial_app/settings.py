@@ -81,6 +81,10 @@ class Settings:
     docker_network: str | None = None
     # The orchestrator driver by name (see cial_app.orchestrator.drivers()).
     orchestrator: str = "docker"
+    # The `remote` driver only: the orchestrator service (which alone holds the Docker socket)
+    # and its bearer token. Kept out of the repr, like the SSO secret.
+    orchestrator_url: str | None = None
+    orchestrator_token: str | None = field(default=None, repr=False)
     # Labels every tenant resource this App makes, and bounds what it adopts and sweeps as orphans:
     # two Apps on one Docker engine (a spec's beside `make local-up`) never touch each other's.
     instance: str = "local"
@@ -167,7 +171,9 @@ class Settings:
             ),
             tenant_image=env.get("CIAL_TENANT_IMAGE") or defaults.tenant_image,
             docker_network=(network := env.get("CIAL_DOCKER_NETWORK") or None),
-            orchestrator=_choice(env, "CIAL_ORCHESTRATOR", defaults.orchestrator, drivers()),
+            orchestrator=(driver := _choice(env, "CIAL_ORCHESTRATOR", defaults.orchestrator, drivers())),
+            orchestrator_url=_orchestrator_url(env, driver),
+            orchestrator_token=_orchestrator_token(env, driver),
             instance=_instance(env, defaults.instance),
             health_via=_health_via(env, network, env.get("CIAL_ROUTER_CONTROL_URL") or None),
             router_control_url=env.get("CIAL_ROUTER_CONTROL_URL") or None,
@@ -189,6 +195,32 @@ class Settings:
             allowed_hosts=_allowed_hosts(env, defaults.allowed_hosts, admin_url),
             debug=_bool(env, "CIAL_DEBUG", defaults.debug),
         )
+
+
+# The orchestrator service's token is as long as the other local secrets (ci/secrets.sh).
+ORCHESTRATOR_TOKEN_MIN_BYTES = 32
+
+
+def _orchestrator_url(env: Mapping[str, str], driver: str) -> str | None:
+    url = (env.get("CIAL_ORCHESTRATOR_URL") or "").strip().rstrip("/") or None
+    if driver == "remote" and (url is None or not url.startswith(("http://", "https://"))):
+        raise ConfigurationError(
+            "CIAL_ORCHESTRATOR=remote needs CIAL_ORCHESTRATOR_URL, "
+            f"an http:// URL of the orchestrator service; got {url!r}"
+        )
+    return url
+
+
+def _orchestrator_token(env: Mapping[str, str], driver: str) -> str | None:
+    token = env.get("CIAL_ORCHESTRATOR_TOKEN") or None
+    if driver == "remote" and (token is None or len(token.encode()) < ORCHESTRATOR_TOKEN_MIN_BYTES):
+        # Says how long it is, never what it is.
+        raise ConfigurationError(
+            "CIAL_ORCHESTRATOR=remote needs CIAL_ORCHESTRATOR_TOKEN of at least "
+            f"{ORCHESTRATOR_TOKEN_MIN_BYTES} bytes, got {len((token or '').encode())}; "
+            "`make local-up` generates one into .local/secrets.env"
+        )
+    return token
 
 
 _INSTANCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")

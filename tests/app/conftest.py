@@ -22,6 +22,10 @@ import pytest
 from cial_app.api.app import create_app, services_of
 from cial_app.api.services import Services
 from cial_app.auth.passwords import Argon2
+from cial_app.orchestrator import Orchestrator
+from cial_app.orchestrator.remote import RemoteOrchestrator
+from cial_app.orchestrator_service import create_service
+from cial_app.provisioning.wiring import machine_template
 from cial_app.settings import Settings
 from litestar import Litestar
 
@@ -69,6 +73,21 @@ async def settings(tmp_path: Path) -> Settings:
     return Settings(database_url=POSTGRES_URL, database_pool=False, **TEST_SETTINGS)
 
 
+# Set to "remote" to run these same tests with the App on the `remote` driver: the orchestrator
+# service in-process over the fake engine, through an ASGI transport (the wire, the token and the
+# mapping of typed errors in between; the test's levers still act on the fake engine).
+REMOTE = os.environ.get("CIAL_TEST_ORCHESTRATOR") == "remote"
+REMOTE_TOKEN = "fast-tests-orchestrator-token-0123456789abcdef"
+
+
+def _driver(engine: FakeEngine, settings: Settings) -> Orchestrator:
+    if not REMOTE:
+        return engine
+    service = create_service(engine, machine_template(settings), REMOTE_TOKEN)
+    transport = httpx.ASGITransport(app=service)
+    return RemoteOrchestrator(url="http://orchestrator.test", token=REMOTE_TOKEN, transport=transport)
+
+
 @dataclass
 class Running:
     """One App, started (lifespan entered) on the test's event loop, and a client for it."""
@@ -98,7 +117,7 @@ async def run_app(
     """The App on this loop: its lifespan, requests and background tasks share one event loop,
     so a test can hold an engine call half-way and look at the App meanwhile."""
     engine = engine or FakeEngine()
-    app = create_app(settings, orchestrator=engine, health=engine.probe, argon2=argon2)
+    app = create_app(settings, orchestrator=_driver(engine, settings), health=engine.probe, argon2=argon2)
     async with _lifespan(app):
         # The reconciler's first round starts with the App; let it finish before the test acts.
         await services_of(app).provisioning.loop.tick()

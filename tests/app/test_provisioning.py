@@ -12,7 +12,7 @@ from cial_app.settings import Settings
 
 from testkit.owner import create, history, reasons, tenant
 
-from .conftest import OWNER, Client, Running, run_app, with_
+from .conftest import OWNER, REMOTE, Client, Running, run_app, with_
 from .fakes import FakeEngine
 
 
@@ -167,7 +167,8 @@ class TestShutdownAndRecovery:
             jobs = app.services.provisioning.work.jobs
         # The App is down: its job was cancelled (not left running), the tenant is mid-way.
         assert len(jobs) == 0
-        assert engine.closed
+        # With the remote driver the App closes its client; the engine is the service's to close.
+        assert engine.closed or REMOTE
         engine.gates.clear()
         async with run_app(settings, engine) as app:
             await app.client.post(

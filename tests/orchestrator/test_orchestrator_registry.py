@@ -50,7 +50,7 @@ class TestImportCost:
 
 class TestRegistry:
     def test_the_known_drivers_are_listed(self) -> None:
-        assert drivers() == ["docker", "memory"]
+        assert drivers() == ["docker", "memory", "remote"]
 
     def test_a_driver_satisfies_the_protocol(self) -> None:
         assert isinstance(get_orchestrator("memory"), Orchestrator)

@@ -53,6 +53,8 @@ from .plan import Action, ActionKind, DesiredTenant, plan
 _DRIVERS = {
     "docker": "cial_app.orchestrator.docker:DockerOrchestrator",
     "memory": "cial_app.orchestrator.memory:MemoryOrchestrator",
+    # The orchestrator service over HTTP (cial_app.orchestrator_service), which holds the socket.
+    "remote": "cial_app.orchestrator.remote:RemoteOrchestrator",
 }
 
 

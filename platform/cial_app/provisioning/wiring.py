@@ -57,6 +57,9 @@ def build_orchestrator(settings: Settings) -> Orchestrator:
     if settings.orchestrator == "docker":
         options["instance"] = settings.instance
         options["subnet_pool"] = settings.tenant_subnet_pool
+    elif settings.orchestrator == "remote":
+        options["url"] = settings.orchestrator_url
+        options["token"] = settings.orchestrator_token
     return get_orchestrator(settings.orchestrator, **options)
 
 

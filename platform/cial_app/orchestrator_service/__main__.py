@@ -1,0 +1,3 @@
+from cial_app.orchestrator_service.main import main
+
+main()
