@@ -15,6 +15,17 @@ from spec.containers import ROOT
 from testkit.ports import released_port
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, as a user's Ctrl-C or a service manager would stop an App; SIGKILL after 30 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
 class AppProcess:
     """`python -m cial_app` on `database_url`, its output in a file."""
 
@@ -53,10 +64,4 @@ class AppProcess:
         return self.log.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop_process(self.process)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import signal
 import subprocess
 import sys
 import uuid
@@ -30,6 +29,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from spec.app_client import signed_in_page
+from spec.app_process import stop_process
 from spec.containers import ROOT, TENANT_IMAGE, ComposeStack, spec_instance
 from spec.socket_relay import SocketRelay
 from testkit.docker_sweep import containers_of, sweep, volumes_of
@@ -402,13 +402,7 @@ class HostApp:
         )
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop_process(self.process)
 
     def remove_tenants(self, engine: docker.DockerClient) -> None:
         sweep(self.instance, client=engine)
