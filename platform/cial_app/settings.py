@@ -12,12 +12,13 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from cial_app.errors import ConfigurationError
+from cial_app.errors import ConfigurationError, InvalidInput
 from cial_app.hosts import LOOPBACK_HOSTS, allowed_host_entry, host_name
 from cial_app.orchestrator import drivers
 from cial_app.orchestrator.base import DEFAULT_CPUS, DEFAULT_MEMORY_BYTES, DEFAULT_PIDS_LIMIT, parse_memory
 from cial_app.orchestrator.errors import InvalidSpec
 from cial_app.sso.keys import MASTER_SECRET_MIN_BYTES
+from cial_app.tenants.idle import DEFAULT_IDLE_MINUTES, parse_minutes
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -112,6 +113,12 @@ class Settings:
     # gateway), so `make local-up` generates one with the other secrets and prints a sign-up link
     # carrying it. None: only this machine can create the owner. Kept out of the repr.
     setup_token: str | None = field(default=None, repr=False)
+    # How long a new tenant may go unused before the router stops it (CIAL_IDLE_MINUTES, or
+    # "never"); each tenant's own can be changed in the admin. None: never.
+    idle_after_seconds: int | None = DEFAULT_IDLE_MINUTES * 60
+    # The router's bearer token for the two calls it makes to the App (a tenant is idle; wake
+    # one): CIAL_ROUTER_TOKEN. None: the App refuses them, and tenants never go idle.
+    router_token: str | None = field(default=None, repr=False)
     # Where a tenant's pages (Core's SSO refusal) link back to: the admin, as the browser sees it.
     admin_url: str = "http://localhost:3100/admin"
     debug: bool = False
@@ -191,6 +198,8 @@ class Settings:
             tenant_pids_limit=_int(env, "CIAL_TENANT_PIDS_LIMIT", defaults.tenant_pids_limit, minimum=16),
             sso_secret=_sso_secret(env),
             setup_token=_setup_token(env),
+            idle_after_seconds=_idle_minutes(env, defaults.idle_after_seconds),
+            router_token=_router_token(env),
             admin_url=(admin_url := _admin_url(env, defaults.admin_url)),
             allowed_hosts=_allowed_hosts(env, defaults.allowed_hosts, admin_url),
             debug=_bool(env, "CIAL_DEBUG", defaults.debug),
@@ -261,6 +270,26 @@ def _setup_token(env: Mapping[str, str]) -> str | None:
         raise ConfigurationError(
             f"CIAL_SETUP_TOKEN must be at least {SETUP_TOKEN_MIN_CHARS} characters, got {len(token)}; "
             "`make local-up` generates one into .local/secrets.env"
+        )
+    return token
+
+
+def _idle_minutes(env: Mapping[str, str], default: int | None) -> int | None:
+    raw = env.get("CIAL_IDLE_MINUTES")
+    if raw is None:
+        return default
+    try:
+        return parse_minutes(raw)
+    except InvalidInput as error:
+        raise ConfigurationError(f"CIAL_IDLE_MINUTES: {error.message}") from None
+
+
+def _router_token(env: Mapping[str, str]) -> str | None:
+    token = env.get("CIAL_ROUTER_TOKEN") or None
+    if token is not None and len(token.encode()) < ORCHESTRATOR_TOKEN_MIN_BYTES:
+        raise ConfigurationError(
+            f"CIAL_ROUTER_TOKEN must be at least {ORCHESTRATOR_TOKEN_MIN_BYTES} bytes, got "
+            f"{len(token.encode())}; `make local-up` generates one into .local/secrets.env"
         )
     return token
 

@@ -110,7 +110,7 @@ class TestOpenApiDocument:
         tenant = next(s for name, s in schemas.items() if name.endswith("TenantOut"))
         assert set(tenant["properties"]) == {
             "id", "slug", "name", "state", "state_reason", "desired_state", "machine_id",
-            "published_port", "url", "created_at", "updated_at",
+            "published_port", "url", "created_at", "updated_at", "idle_after_seconds",
         }  # fmt: skip
 
 

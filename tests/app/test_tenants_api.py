@@ -19,7 +19,7 @@ from .conftest import Client
 
 TENANT_FIELDS = {
     "id", "slug", "name", "state", "state_reason", "desired_state", "machine_id", "published_port", "url",
-    "created_at", "updated_at",
+    "created_at", "updated_at", "idle_after_seconds",
 }  # fmt: skip
 
 
@@ -210,7 +210,7 @@ class RecordingProvisioner:
     async def start(self, tenant: TenantRecord) -> ActionResult:
         raise AssertionError("not used by these tests")
 
-    stop = restart = delete = start
+    stop = restart = delete = idle = wake = start
 
     async def logs(self, tenant: TenantRecord, tail: int = 100) -> TenantLogs:
         raise AssertionError("not used by these tests")

@@ -32,6 +32,7 @@ from cial_app.auth.controllers import AuthController
 from cial_app.db_locks import process_name
 from cial_app.tenants.controllers import TenantController
 from cial_app.tenants.quarantine_api import QuarantineController
+from cial_app.tenants.router_api import RouterController
 from cial_app.web.guards import current_session, require_owner
 
 ADMIN = Path(__file__).resolve().parent.parent / "admin"
@@ -57,6 +58,7 @@ class CialPlugin(InitPluginProtocol):
                 AuthController,
                 TenantController,
                 QuarantineController,
+                RouterController,
                 SignInPages,
                 TenantPages,
                 QuarantinePages,

@@ -56,7 +56,7 @@ def build_services(
     )
     store = TenantStore()
     provisioning = build_provisioning(settings, store, orchestrator=orchestrator, health=health)
-    tenants = TenantService(store, provisioning.actions)
+    tenants = TenantService(store, provisioning.actions, idle_after_seconds=settings.idle_after_seconds)
     return Services(
         settings=settings,
         auth=auth,

@@ -67,6 +67,26 @@ class OwnerActions:
         log.info("tenant %s: stopping (asked by the owner)", tenant.slug)
         return ActionResult(tenant, changed=True)
 
+    async def idle(self, tenant: TenantRecord) -> ActionResult:
+        """The router saw no traffic for the tenant's idle time: stop its machine, keep wanting it
+        running. Refused (409, with why) unless the tenant is serving."""
+        work = self._work
+        async with work.lock(tenant.id):
+            tenant = await self._reread(tenant)
+            if decide(Verb.IDLE, tenant.state, tenant.slug) is Verdict.NOOP:
+                return ActionResult(tenant, changed=False)
+            tenant = await self._store.transition(
+                tenant.id, _S.IDLING, "unused for its idle time; stopping it", expect={_S.RUNNING}
+            )
+            work.jobs.start(tenant.id, JobKind.STOP_IDLE, work.stop_idle(tenant.id))
+        log.info("tenant %s: idling (no traffic for its idle time)", tenant.slug)
+        return ActionResult(tenant, changed=True)
+
+    async def wake(self, tenant: TenantRecord) -> ActionResult:
+        """A request for the tenant reached the router: bring it up unless it is up or coming up.
+        A stop for idleness still running finishes its engine call first, then the start runs."""
+        return await self._bring_up(Verb.WAKE, tenant, "a request arrived through the router")
+
     async def delete(self, tenant: TenantRecord) -> ActionResult:
         """Remove the tenant's container and volume, then its row. When the engine cannot do it
         now, the tenant stays `deleting` with the reason, and the reconciler finishes the job."""

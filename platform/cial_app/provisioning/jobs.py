@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 class JobKind(StrEnum):
     BRING_UP = "bring-up"  # create or start the container, then wait until it answers its health check
     STOP = "stop"
+    STOP_IDLE = "stop-idle"  # the router found it unused for its idle time
     DELETE = "delete"
 
 

@@ -85,6 +85,10 @@ class Repairs:
                 tenant = await self._store.by_id(tenant_id)
                 if tenant is None or tenant.desired is not DesiredState.RUNNING:
                     continue
+                if tenant.state in (_S.IDLE, _S.IDLING):
+                    # Stopped (or being stopped) on purpose: it needs the engine only when woken,
+                    # and from `error` the engine's return would start it.
+                    continue
                 if tenant.state is _S.ERROR and tenant.state_reason == error.reason:
                     continue
                 await self._store.transition(tenant.id, _S.ERROR, error.reason, expect={tenant.state})
@@ -92,6 +96,16 @@ class Repairs:
 
     async def _converge_running(self, tenant: TenantRecord, machine: Machine, needs_engine: bool) -> None:
         work = self._work
+        if tenant.state is _S.IDLE:
+            # Stopped for being unused, and meant to stay so until a request wakes it: no round
+            # of the reconciler (an App restart above all) starts it.
+            if machine.exists and machine.id != tenant.machine_id:
+                await self._store.set_placement(tenant.id, Placement(machine.id))
+            return
+        if tenant.state is _S.IDLING:
+            log.info("tenant %s: finishing an interrupted stop for idleness", tenant.slug)
+            work.jobs.start(tenant.id, JobKind.STOP_IDLE, work.stop_idle(tenant.id))
+            return
         if not needs_engine and tenant.state is _S.RUNNING:
             crash = _crash_reason(machine)
             if crash is not None:

@@ -144,6 +144,28 @@ class TenantWork:
         self.backoff.clear(tenant.id)
         log.info("tenant %s: stopped", tenant.slug)
 
+    async def stop_idle(self, tenant_id: uuid.UUID) -> None:
+        """Stop the machine of a tenant nobody is using (`idling` -> `idle`); what the owner wants
+        stays `running`, so the next request wakes it and the reconciler leaves it stopped."""
+        tenant = await self.store.by_id(tenant_id)
+        if tenant is None or tenant.state is not _S.IDLING:
+            return
+        try:
+            machine = await self.engine(self.orchestrator.stop(str(tenant.id)))
+            await self.store.transition(
+                tenant.id,
+                _S.IDLE,
+                "stopped after its idle time; the next request through the router starts it",
+                placement=Placement(machine.id),
+                expect={_S.IDLING},
+            )
+        except OrchestratorError as error:
+            await self.failed(tenant, error)
+            return
+        except (StateChanged, NotFound):
+            return
+        log.info("tenant %s: idle (stopped)", tenant.slug)
+
     async def destroy_job(self, tenant_id: uuid.UUID) -> None:
         tenant = await self.store.by_id(tenant_id)
         if tenant is not None and tenant.desired is DesiredState.ABSENT:

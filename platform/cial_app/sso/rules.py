@@ -1,7 +1,8 @@
 """Which tenant states can be opened: pure, one table, like `provisioning.rules`.
 
-Only a `running` tenant has a Core to take the token, and the token lives a minute: minting one
-for a tenant that is not up would only hand the browser a dead link. Each refusal says what the
+Only a `running` tenant has a Core to take the token (or an idle one: the router wakes it for the
+request), and the token lives a minute: minting one for a tenant that is not up would only hand
+the browser a dead link. Each refusal says what the
 owner has to do or wait for before "Open" works.
 """
 
@@ -21,6 +22,10 @@ _WHY_NOT: dict[TenantState, str | None] = {
     _S.STOPPED: "is stopped; start it and wait until it is running",
     _S.ERROR: "is in error; start it again and wait until it is running",
     _S.DELETING: "is being deleted; only a running tenant can be opened",
+    # The router holds the browser's request while it wakes the tenant (router.idle), well
+    # within the token's minute: opening is what wakes it.
+    _S.IDLING: None,
+    _S.IDLE: None,
 }
 
 

@@ -26,7 +26,8 @@ CHANNEL = "cial_tenant_changes"
 class ChangeKind(StrEnum):
     CREATED = "created"
     STATE = "state"  # its state changed (the address may have changed with it)
-    ADDRESS = "address"  # only where its machine is changed (a restart by the engine)
+    # only where its machine is (a restart by the engine), or its idle time: nothing of its state
+    ADDRESS = "address"
     DELETED = "deleted"
 
 
@@ -38,6 +39,7 @@ class TenantChange:
     state: str | None  # None once deleted
     upstream_host: str | None = None
     upstream_port: int | None = None
+    idle_after_seconds: int | None = None  # the router's idle timer for it (None: never)
 
     def to_json(self) -> str:
         return json.dumps({**asdict(self), "tenant_id": str(self.tenant_id)}, separators=(",", ":"))
@@ -52,6 +54,7 @@ class TenantChange:
             state=data.get("state"),
             upstream_host=data.get("upstream_host"),
             upstream_port=data.get("upstream_port"),
+            idle_after_seconds=data.get("idle_after_seconds"),
         )
 
 

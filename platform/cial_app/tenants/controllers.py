@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Response, delete, get, post
+from litestar import Controller, Response, delete, get, post, put
 from litestar.datastructures import ResponseHeader
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -18,7 +18,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CO
 
 from cial_app.provisioning import ActionResult
 from cial_app.settings import Settings
-from cial_app.tenants.schemas import TenantCreate, TenantEventOut, TenantLogsOut, TenantOut
+from cial_app.tenants.schemas import IdleTime, TenantCreate, TenantEventOut, TenantLogsOut, TenantOut
 from cial_app.web.deps import AppSettings, Owner, Sso, Tenants
 from cial_app.web.guards import BROWSER_NAVIGATES_HERE, owner_only
 from cial_app.web.responses import error_responses
@@ -126,6 +126,17 @@ class TenantController(Controller):
         self, slug: FromPath[str], tenants: Tenants, settings: AppSettings
     ) -> Response[TenantOut]:
         return _action_response(await tenants.restart(slug), settings)
+
+    @put(
+        "/{slug:str}/idle-time",
+        summary="How long the tenant may go unused before it is stopped until the next request",
+        responses=error_responses(400, 401, 403, 404, 415),
+    )
+    async def set_idle_time(
+        self, slug: FromPath[str], data: JSONBody[IdleTime], tenants: Tenants, settings: AppSettings
+    ) -> TenantOut:
+        tenant = await tenants.set_idle_after(slug, data.idle_after_seconds)
+        return TenantOut.of(tenant, settings.tenant_url_template)
 
     @get(
         "/{slug:str}/events",

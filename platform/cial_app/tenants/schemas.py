@@ -10,6 +10,7 @@ from typing import Annotated
 import msgspec
 
 from cial_app.tenants import rules
+from cial_app.tenants.idle import IDLE_MAX_SECONDS, IDLE_MIN_SECONDS
 from cial_app.tenants.states import DesiredState, TenantState
 from cial_app.tenants.store import TenantEventRecord, TenantRecord
 
@@ -46,6 +47,20 @@ class TenantCreate(msgspec.Struct):
     ]
 
 
+class IdleTime(msgspec.Struct):
+    idle_after_seconds: Annotated[
+        int | None,
+        msgspec.Meta(
+            description=(
+                "Seconds without traffic through the router after which the tenant is stopped "
+                f"(state 'idle') until the next request: {IDLE_MIN_SECONDS} to {IDLE_MAX_SECONDS}, "
+                "or null for never"
+            ),
+            examples=[900],
+        ),
+    ]
+
+
 class TenantOut(msgspec.Struct):
     id: uuid.UUID
     slug: str
@@ -64,10 +79,13 @@ class TenantOut(msgspec.Struct):
     url: str | None
     created_at: datetime
     updated_at: datetime
+    # Seconds without traffic after which the router has it stopped (state `idle`); None: never.
+    idle_after_seconds: int | None = None
 
     @classmethod
     def of(cls, tenant: TenantRecord, url_template: str) -> TenantOut:
-        running = tenant.state is TenantState.RUNNING
+        # An idle tenant answers at its URL too: the router starts it for the request.
+        running = tenant.state in (TenantState.RUNNING, TenantState.IDLE, TenantState.IDLING)
         return cls(
             id=tenant.id,
             slug=tenant.slug,
@@ -80,6 +98,7 @@ class TenantOut(msgspec.Struct):
             url=url_template.replace("{slug}", tenant.slug) if running else None,
             created_at=tenant.created_at,
             updated_at=tenant.updated_at,
+            idle_after_seconds=tenant.idle_after_seconds,
         )
 
 

@@ -10,7 +10,7 @@ from typing import Protocol
 from cial_app.db import is_unique_violation
 from cial_app.errors import Conflict, NotFound
 from cial_app.provisioning.actions import ActionResult, TenantLogs
-from cial_app.tenants import rules
+from cial_app.tenants import idle, rules
 from cial_app.tenants.states import TenantState
 from cial_app.tenants.store import TenantEventRecord, TenantRecord, TenantStore
 
@@ -30,6 +30,8 @@ class TenantActions(Protocol):
     async def stop(self, tenant: TenantRecord) -> ActionResult: ...
     async def restart(self, tenant: TenantRecord) -> ActionResult: ...
     async def delete(self, tenant: TenantRecord) -> ActionResult: ...
+    async def idle(self, tenant: TenantRecord) -> ActionResult: ...
+    async def wake(self, tenant: TenantRecord) -> ActionResult: ...
     async def logs(self, tenant: TenantRecord, tail: int = 100) -> TenantLogs: ...
 
 
@@ -41,9 +43,13 @@ class SlugTaken(Conflict):
 
 
 class TenantService:
-    def __init__(self, store: TenantStore, actions: TenantActions) -> None:
+    def __init__(
+        self, store: TenantStore, actions: TenantActions, *, idle_after_seconds: int | None = None
+    ) -> None:
+        """`idle_after_seconds`: what a new tenant gets (settings.idle_after_seconds)."""
         self._store = store
         self._actions = actions
+        self._idle_after = idle_after_seconds
 
     async def all(self) -> list[TenantRecord]:
         return await self._store.list_all()
@@ -72,6 +78,18 @@ class TenantService:
     async def delete(self, slug: str) -> ActionResult:
         return await self._actions.delete(await self.get(slug))
 
+    async def idle(self, slug: str) -> ActionResult:
+        """The router's: the tenant had no traffic for its idle time."""
+        return await self._actions.idle(await self.get(slug))
+
+    async def wake(self, slug: str) -> ActionResult:
+        """The router's: a request for the tenant is waiting."""
+        return await self._actions.wake(await self.get(slug))
+
+    async def set_idle_after(self, slug: str, seconds: int | None) -> TenantRecord:
+        tenant = await self.get(slug)
+        return await self._store.set_idle_after(tenant.id, idle.check_idle_after(seconds))
+
     async def create(self, *, slug: str, name: str, owner_id: uuid.UUID) -> TenantRecord:
         slug = rules.check_slug(slug)
         name = rules.check_name(name)
@@ -79,7 +97,12 @@ class TenantService:
             raise SlugTaken(slug)
         try:
             tenant = await self._store.insert(
-                slug=slug, name=name, owner_id=owner_id, state=TenantState.PROVISIONING, reason="created"
+                slug=slug,
+                name=name,
+                owner_id=owner_id,
+                state=TenantState.PROVISIONING,
+                reason="created",
+                idle_after_seconds=self._idle_after,
             )
         except Exception as error:
             # Two creates with one slug raced past the check above; the database picked one.

@@ -15,6 +15,11 @@ class TenantState(StrEnum):
     STOPPED = "stopped"
     ERROR = "error"
     DELETING = "deleting"
+    # Stopped because nobody used it for its idle time (the router asked); the next request
+    # through the router starts it again. The owner still wants it running (`desired` stays
+    # `running`), which is how it differs from `stopped`.
+    IDLING = "idling"  # being stopped for being idle
+    IDLE = "idle"
 
 
 # What the owner wants of a tenant; the reconciler brings the engine to it and keeps it there.
@@ -24,5 +29,11 @@ DesiredState = Desired
 
 # A tenant in one of these is being brought up or down by a background task.
 IN_FLIGHT = frozenset(
-    {TenantState.PROVISIONING, TenantState.STARTING, TenantState.STOPPING, TenantState.DELETING}
+    {
+        TenantState.PROVISIONING,
+        TenantState.STARTING,
+        TenantState.STOPPING,
+        TenantState.IDLING,
+        TenantState.DELETING,
+    }
 )

@@ -68,6 +68,7 @@ class TenantRecord:
     state_reason: str | None = None
     desired: DesiredState = DesiredState.RUNNING
     placement: Placement = NOWHERE
+    idle_after_seconds: int | None = None  # None: never stopped for being idle
 
     @property
     def machine_id(self) -> str | None:
@@ -122,6 +123,7 @@ class TenantStore:
         state: TenantState,
         reason: str,
         tenant_id: uuid.UUID | None = None,
+        idle_after_seconds: int | None = None,
     ) -> TenantRecord:
         """Insert a tenant and the event for its first state. Raises the DB's unique violation
         when the slug (or the id) is taken (see `cial_app.db.is_unique_violation`). `tenant_id`
@@ -137,6 +139,7 @@ class TenantStore:
             updated_at=now,
             state_reason=reason,
             desired=DesiredState.RUNNING,
+            idle_after_seconds=idle_after_seconds,
         )
         row = Tenant(
             id=record.id,
@@ -145,6 +148,7 @@ class TenantStore:
             state=state.value,
             state_reason=reason,
             desired_state=record.desired.value,
+            idle_after_seconds=idle_after_seconds,
             owner=owner_id,
             created_at=now,
             updated_at=now,
@@ -228,6 +232,23 @@ class TenantStore:
             await _notify(change)
         self.observers.announce(change)
 
+    async def set_idle_after(self, tenant_id: uuid.UUID, seconds: int | None) -> TenantRecord:
+        """Change how long the tenant may go unused before the router stops it (None: never).
+        Announced like an address change, so the router's timer follows at once."""
+        async with write_transaction(Tenant._meta.db):
+            await (
+                Tenant.update({Tenant.idle_after_seconds: seconds, Tenant.updated_at: self._clock()})
+                .where(Tenant.id == tenant_id)
+                .run()
+            )
+            record = await self.by_id(tenant_id)
+            if record is None:
+                raise NotFound(f"Tenant {tenant_id} does not exist.")
+            change = _change(ChangeKind.ADDRESS, record)
+            await _notify(change)
+        self.observers.announce(change)
+        return record
+
     async def delete(self, tenant_id: uuid.UUID) -> None:
         """Forget the tenant, its state log included: the log is the tenant's own history, shown on
         its page, and nothing shows a deleted tenant. The App's log keeps one line of the deletion."""
@@ -282,6 +303,7 @@ def _change(kind: ChangeKind, record: TenantRecord, *, gone: bool = False) -> Te
         state=None if gone else record.state.value,
         upstream_host=None if gone or upstream is None else upstream.host,
         upstream_port=None if gone or upstream is None else upstream.port,
+        idle_after_seconds=None if gone else record.idle_after_seconds,
     )
 
 
@@ -309,4 +331,5 @@ def _record(row: Mapping[str, Any]) -> TenantRecord:
             upstream=None if host is None or port is None else Endpoint(host, port),
             published_port=row["published_port"],
         ),
+        idle_after_seconds=row["idle_after_seconds"],
     )

@@ -28,6 +28,9 @@ class Tenant(Table, tablename="tenants"):
     # A DesiredState value: what the owner asked for. The reconciler works from this, not from
     # `state`, which only says where the tenant is now.
     desired_state = Varchar(length=20, default="running")
+    # After this many seconds with no traffic through the router, the router has it stopped
+    # (state `idle`) and the next request starts it again. NULL: never.
+    idle_after_seconds = Integer(null=True, default=None)
     owner = ForeignKey(references=User, on_delete=OnDelete.restrict, db_column_name="owner_id", null=False)
     created_at = Timestamptz()
     updated_at = Timestamptz()
