@@ -12,6 +12,8 @@ import httpx
 import pytest
 from cial_proxy import Upstream, create_proxy
 
+from testkit.servers import running, upstream_config
+
 from .conftest import (
     DEADLINE,
     GZIPPED,
@@ -19,9 +21,7 @@ from .conftest import (
     Stack,
     pattern,
     raw_exchange,
-    running,
     stack_of,
-    upstream_config,
 )
 
 

@@ -17,8 +17,9 @@ from websockets.asyncio.client import connect
 
 from testkit.polling import GiveUp, eventually_async
 from testkit.ports import released_port
+from testkit.servers import running, upstream_config
 
-from .conftest import DEADLINE, Backend, running, upstream_config
+from .conftest import DEADLINE, Backend
 
 SECRET = "sso-token-77d1e0"
 PROXY_PROGRAM = """

@@ -22,7 +22,7 @@ from cial_app.tenants.changes import CHANNEL
 
 log = logging.getLogger(__name__)
 
-_ALL = "SELECT slug, state, upstream_host, upstream_port FROM tenants"
+_ALL = "SELECT slug, state, upstream_host, upstream_port, idle_after_seconds FROM tenants"
 
 
 class RouteFeed:
@@ -80,7 +80,12 @@ class RouteFeed:
     async def _load(self, connection: Any) -> None:
         rows = await connection.fetch(_ALL, timeout=5)
         self._table.replace_all(
-            [TenantRoute(r["slug"], r["state"], r["upstream_host"], r["upstream_port"]) for r in rows]
+            [
+                TenantRoute(
+                    r["slug"], r["state"], r["upstream_host"], r["upstream_port"], r["idle_after_seconds"]
+                )
+                for r in rows
+            ]
         )
         self._on_reload()
 
@@ -93,7 +98,11 @@ class RouteFeed:
             else:
                 self._table.put(
                     TenantRoute(
-                        slug, str(change["state"]), change.get("upstream_host"), change.get("upstream_port")
+                        slug,
+                        str(change["state"]),
+                        change.get("upstream_host"),
+                        change.get("upstream_port"),
+                        change.get("idle_after_seconds"),
                     )
                 )
         except (ValueError, KeyError, TypeError):

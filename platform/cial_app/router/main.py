@@ -9,15 +9,20 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from cial_proxy import GRACEFUL_SHUTDOWN_SECONDS, Unavailable, Upstream, create_proxy, new_event_loop
+from cial_proxy import GRACEFUL_SHUTDOWN_SECONDS, create_proxy, new_event_loop
 
+from cial_app.router.activity import Activity, Observers
+from cial_app.router.app_calls import AppControl
 from cial_app.router.control import ControlServer
 from cial_app.router.feed import RouteFeed
+from cial_app.router.idle import IdleKeeper
 from cial_app.router.metrics import RouterMetrics
 from cial_app.router.table import RouteTable
+from cial_app.router.waking import IdleResolver, WakeLimits, Waker
 
 log = logging.getLogger("cial_app.router")
 
@@ -38,6 +43,13 @@ class RouterSettings:
     tenant_networks: tuple[str, ...] = ()
     resync_seconds: float = 5.0
     admin_url: str = "http://localhost:3100/admin"
+    # The App, for the two calls of idle tenants (router.app_calls); without both, tenants never
+    # go idle and an idle one (stopped by another router) gets 503.
+    app_url: str | None = None
+    router_token: str | None = field(default=None, repr=False)
+    idle_tick_seconds: float = 1.0
+    idle_drain_seconds: float = 1.0
+    wake: WakeLimits = field(default_factory=WakeLimits)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> RouterSettings:
@@ -53,30 +65,33 @@ class RouterSettings:
             ),
             resync_seconds=float(env.get("CIAL_ROUTER_RESYNC_SECONDS", "5")),
             admin_url=env.get("CIAL_ADMIN_URL", "http://localhost:3100/admin"),
+            app_url=env.get("CIAL_APP_URL") or None,
+            router_token=env.get("CIAL_ROUTER_TOKEN") or None,
+            idle_tick_seconds=float(env.get("CIAL_IDLE_TICK_SECONDS", "1")),
+            idle_drain_seconds=float(env.get("CIAL_IDLE_DRAIN_SECONDS", "1")),
+            wake=WakeLimits(
+                timeout=float(env.get("CIAL_WAKE_TIMEOUT_SECONDS", "60")),
+                max_waiting_per_tenant=int(env.get("CIAL_WAKE_MAX_WAITING_PER_TENANT", "256")),
+                max_waiting=int(env.get("CIAL_WAKE_MAX_WAITING", "2048")),
+            ),
         )
-
-
-class TableResolver:
-    """The engine's Resolver over the route table; refuses with 503 until routes were ever loaded."""
-
-    def __init__(self, table: RouteTable) -> None:
-        self._table = table
-
-    async def resolve(self, host: str, path: str) -> Upstream:
-        if not self._table.loaded:
-            raise Unavailable(
-                "The router has not loaded its routes yet (database unreachable).", retry_after=5
-            )
-        return self._table.resolve(host, path)
 
 
 async def run(settings: RouterSettings, stop: asyncio.Event) -> None:
     table = RouteTable(settings.admin_url)
     metrics = RouterMetrics()
-    control = ControlServer(
+    activity = Activity(time.monotonic)
+    control: AppControl | None = None
+    waker: Waker | None = None
+    if settings.app_url and settings.router_token:
+        control = AppControl(settings.app_url, settings.router_token)
+        waker = Waker(table, control, activity, limits=settings.wake)
+    else:
+        log.info("no CIAL_APP_URL and CIAL_ROUTER_TOKEN: tenants are never stopped for being idle")
+    control_server = ControlServer(
         metrics.exposition, refused_networks=list(settings.tenant_networks), healthy=lambda: table.loaded
     )
-    await control.start(settings.control_host, settings.control_port)
+    await control_server.start(settings.control_host, settings.control_port)
 
     def reloaded() -> None:
         metrics.route_reloads.inc()
@@ -93,15 +108,39 @@ async def run(settings: RouterSettings, stop: asyncio.Event) -> None:
         on_reload=reloaded,
         on_change=changed,
     )
-    proxy = create_proxy(TableResolver(table), name="router", strip_cookies=APP_COOKIES, observer=metrics)
+    proxy = create_proxy(
+        IdleResolver(table, waker),
+        name="router",
+        strip_cookies=APP_COOKIES,
+        observer=Observers(metrics, activity),
+    )
     feeding = asyncio.create_task(feed.run(), name="route feed")
+    keeper: IdleKeeper | None = None
+    keeping: asyncio.Task[None] | None = None
+    if control is not None:
+        keeper = IdleKeeper(
+            table,
+            activity,
+            control,
+            tick=settings.idle_tick_seconds,
+            drain_grace=settings.idle_drain_seconds,
+        )
+        keeping = asyncio.create_task(keeper.run(), name="idle keeper")
     await proxy.start(settings.host, settings.port)
     log.info("router on :%d, control (metrics, probes) on :%d", settings.port, settings.control_port)
     try:
         await stop.wait()
     finally:
+        if keeping is not None:
+            keeping.cancel()
+        if keeper is not None:
+            await keeper.aclose()
+        if waker is not None:
+            await waker.aclose()
         await proxy.stop(GRACEFUL_SHUTDOWN_SECONDS)
-        await control.stop()
+        await control_server.stop()
+        if control is not None:
+            await control.aclose()
         feeding.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await feeding
