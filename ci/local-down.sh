@@ -19,11 +19,12 @@ if [ ! -f "$secrets" ]; then
   export CIAL_POSTGRES_PASSWORD=${CIAL_POSTGRES_PASSWORD:-unused} \
     CIAL_APP_DB_PASSWORD=${CIAL_APP_DB_PASSWORD:-unused} CIAL_SSO_SECRET=${CIAL_SSO_SECRET:-unused}
 fi
-# The same for a secrets file from before the setup token or the orchestrator's token existed
-# (the next local-up adds them).
+# The same for a secrets file from before the setup token or the orchestrator's or router's token
+# existed (the next local-up adds them).
 grep -q '^CIAL_SETUP_TOKEN=.' "$secrets" 2>/dev/null || export CIAL_SETUP_TOKEN=${CIAL_SETUP_TOKEN:-unused}
 grep -q '^CIAL_ORCHESTRATOR_TOKEN=.' "$secrets" 2>/dev/null ||
   export CIAL_ORCHESTRATOR_TOKEN=${CIAL_ORCHESTRATOR_TOKEN:-unused}
+grep -q '^CIAL_ROUTER_TOKEN=.' "$secrets" 2>/dev/null || export CIAL_ROUTER_TOKEN=${CIAL_ROUTER_TOKEN:-unused}
 mine="label=cial.instance=$instance"
 
 # The App first: its reconciler would otherwise re-create the tenants removed below.

@@ -7,6 +7,8 @@
 #                            loopback, i.e. from any browser in compose; `make local-up` prints it
 #                            as a sign-up link. Useless once the owner exists.
 #   CIAL_ORCHESTRATOR_TOKEN  the App's bearer token for the orchestrator service (the socket's holder)
+#   CIAL_ROUTER_TOKEN        the router's bearer token for its two calls to the App (a tenant is
+#                            idle; wake one)
 # A secret already in the file is never regenerated (the database volume holds its hash); a
 # missing one is added. Prints the file's path.
 #
@@ -20,7 +22,7 @@ if [ "${1:-}" = "--path" ]; then
   echo "$file"
   exit 0
 fi
-names=(CIAL_POSTGRES_PASSWORD CIAL_APP_DB_PASSWORD CIAL_SSO_SECRET CIAL_SETUP_TOKEN CIAL_ORCHESTRATOR_TOKEN)
+names=(CIAL_POSTGRES_PASSWORD CIAL_APP_DB_PASSWORD CIAL_SSO_SECRET CIAL_SETUP_TOKEN CIAL_ORCHESTRATOR_TOKEN CIAL_ROUTER_TOKEN)
 
 umask 077
 mkdir -p "$(dirname "$file")"

@@ -74,6 +74,7 @@ class ComposeStack:
     # The first sign-up's token: the App sees the host as Docker's gateway, never as loopback.
     setup_token: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
     orchestrator_token: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
+    router_token: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
 
     def __post_init__(self) -> None:
         self.network = self.network or f"{self.project}-net"
@@ -89,11 +90,15 @@ class ComposeStack:
             "CIAL_SSO_SECRET": self.sso_secret,
             "CIAL_SETUP_TOKEN": self.setup_token,
             "CIAL_ORCHESTRATOR_TOKEN": self.orchestrator_token,
+            "CIAL_ROUTER_TOKEN": self.router_token,
             "CIAL_APP_PORT": "0",
             "CIAL_ROUTER_PORT": "0",
             "CIAL_NETWORK": self.network,
             "CIAL_INSTANCE": self.project,
             "DOCKER_GID": docker_gid,
+            # A spec run lasts longer than the default idle time: no tenant of another spec goes
+            # idle under it. The idle spec sets its own tenants' idle time through the API.
+            "CIAL_IDLE_MINUTES": "never",
             **self.overrides,
         }
 

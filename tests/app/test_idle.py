@@ -16,7 +16,7 @@ from cial_app.tenants.states import TenantState
 
 from testkit.owner import act, create, history, tenant
 
-from .conftest import Client, Running, with_
+from .conftest import Client, Running, post_form, with_
 
 ROUTER_TOKEN = "fast-tests-router-token-0123456789abcdef0123"
 ROUTER = {"Authorization": f"Bearer {ROUTER_TOKEN}"}
@@ -177,3 +177,51 @@ class TestRules:
 
     def test_the_owner_can_stop_an_idle_tenant_for_good(self) -> None:
         assert decide(Verb.STOP, TenantState.IDLE, "acme") is Verdict.GO
+
+
+class TestAdminPages:
+    async def test_the_idle_time_form_sets_it_and_the_page_shows_it(
+        self, running: Running, owner: Client
+    ) -> None:
+        await running_tenant(running, owner)
+        page = await owner.get("/admin/tenants/acme")
+        assert '<option value="10" selected>10 min</option>' in page.text  # the App's default, 600 s
+        saved = await post_form(
+            owner,
+            "/admin/tenants/acme/idle-time",
+            {"idle_minutes": "never"},
+            token_from="/admin/tenants/acme",
+        )
+        assert (saved.status_code, saved.headers["location"]) == (303, "/admin/tenants/acme?done=idle-time")
+        assert (await tenant(owner, "acme"))["idle_after_seconds"] is None
+        page = await owner.get("/admin/tenants/acme?done=idle-time")
+        assert "Idle time saved." in page.text
+        assert '<option value="never" selected>never</option>' in page.text
+
+    async def test_a_bad_idle_time_is_shown_next_to_the_form(self, running: Running, owner: Client) -> None:
+        await running_tenant(running, owner)
+        refused = await post_form(
+            owner, "/admin/tenants/acme/idle-time", {"idle_minutes": "soon"}, token_from="/admin/tenants/acme"
+        )
+        assert refused.status_code == 400
+        assert "Idle time must be a number of minutes or &#39;never&#39;" in refused.text
+
+    async def test_an_idle_tenant_shows_idle_with_its_address_and_open(
+        self, running: Running, owner: Client
+    ) -> None:
+        await running_tenant(running, owner)
+        await router_call(owner, "acme", "idle")
+        await running.settle()
+        listing = await owner.get("/admin")
+        assert 'class="state state-idle">idle</span>' in listing.text
+        assert 'href="/api/admin/tenants/acme/open"' in listing.text
+        page = await owner.get("/admin/tenants/acme")
+        assert 'id="open-unavailable"' not in page.text
+
+    async def test_the_routers_verbs_are_no_admin_actions(self, running: Running, owner: Client) -> None:
+        await running_tenant(running, owner)
+        for verb in ("wake", "idle"):
+            response = await post_form(
+                owner, f"/admin/tenants/acme/{verb}", {}, token_from="/admin/tenants/acme"
+            )
+            assert response.status_code == 404

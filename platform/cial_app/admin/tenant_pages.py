@@ -7,6 +7,7 @@ the page with the message next to its field and the values kept."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, Response, get, post
@@ -19,6 +20,7 @@ from cial_app.errors import AppError, InvalidInput
 from cial_app.provisioning import ActionResult, Verb, allowed
 from cial_app.settings import Settings
 from cial_app.sso.service import SsoService
+from cial_app.tenants import idle
 from cial_app.tenants.rules import could_be_slug
 from cial_app.tenants.service import TenantService
 from cial_app.web.deps import AppSettings, Owner, Quarantine, Sso, Tenants
@@ -51,8 +53,29 @@ async def tenant_page(
     return page(
         request, settings, "tenant.html", status=status, tenant=tenant, events=await tenants.events(tenant),
         logs=await tenants.logs(tenant, tail=LOG_LINES), allowed=buttons,
-        open_refused=sso.why_not_open(tenant.state), **context,
+        open_refused=sso.why_not_open(tenant.state), idle_choices=idle_choices(tenant.idle_after_seconds),
+        **context,
     )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class IdleChoice:
+    value: str  # minutes, or "never"
+    label: str
+    selected: bool
+
+
+def idle_choices(current: int | None) -> list[IdleChoice]:
+    """The form's options; a time set through the API that is not among them is shown too."""
+    offered = [None if m is None else m * 60 for m in idle.ADMIN_CHOICES]
+    if current not in offered:
+        offered.insert(0, current)
+    return [
+        IdleChoice(
+            idle.NEVER if seconds is None else f"{seconds / 60:g}", idle.describe(seconds), seconds == current
+        )
+        for seconds in offered
+    ]
 
 
 class TenantPages(Controller):
@@ -114,14 +137,32 @@ class TenantPages(Controller):
         settings: AppSettings, done: FromQuery[str | None] = None,
     ) -> Response[Any]:  # fmt: skip
         notice = _NOTHING_TO_DO if done == "noop" else _DONE.get(Verb(done)) if done in set(Verb) else None
+        if done == "idle-time":
+            notice = "Idle time saved."
         return await tenant_page(request, settings, tenants, sso, slug, user=owner.user, notice=notice)
+
+    @post("/tenants/{slug:str}/idle-time", status_code=303)
+    async def set_idle_time(
+        self, request: AnyRequest, slug: FromPath[str], owner: Owner, tenants: Tenants, sso: Sso,
+        settings: AppSettings,
+    ) -> Response[Any]:  # fmt: skip
+        values = await form_fields(request, "idle_minutes")
+        try:
+            tenant = await tenants.set_idle_after(slug, idle.parse_minutes(values["idle_minutes"]))
+        except AppError as error:
+            errors, form_error = refused(error)
+            return await tenant_page(
+                request, settings, tenants, sso, slug, status=error.status, user=owner.user,
+                values=values, errors=errors, form_error=form_error,
+            )  # fmt: skip
+        return see_other(f"{HOME}/tenants/{tenant.slug}?done=idle-time")
 
     @post("/tenants/{slug:str}/{verb:str}", status_code=303)
     async def tenant_action(
         self, request: AnyRequest, slug: FromPath[str], verb: FromPath[str], owner: Owner,
         tenants: Tenants, sso: Sso, settings: AppSettings,
     ) -> Response[Any]:  # fmt: skip
-        if verb not in set(Verb):
+        if verb not in {v.value for v in _BUTTONS} | {Verb.DELETE.value}:
             raise NotFoundException(f"No action named '{verb}'.")
         action = Verb(verb)
         values = await form_fields(request, "confirm")

@@ -73,7 +73,8 @@
       link.rel = "noopener";
       link.textContent = tenant.url;
       cell.appendChild(link);
-      if (sso && tenant.state === "running") {
+      // An idle tenant opens too: the router wakes it for the request.
+      if (sso && (tenant.state === "running" || tenant.state === "idle" || tenant.state === "idling")) {
         var open = document.createElement("a");
         open.className = "open";
         open.href = "/api/admin/tenants/" + encodeURIComponent(tenant.slug) + "/open";
