@@ -28,6 +28,8 @@ class Options:
     # Autobahn's largest case (9.x.6) is one 16 MiB message, the same ceiling uvicorn puts on the
     # services behind the edge; the proxy never holds a message, so this protects what is behind it.
     max_message_size: int = 16 * MIB
+    websocket_ping_interval: float | None = None
+    websocket_ping_timeout: float = 20.0
     pool_idle_per_upstream: int = 64
     pool_idle_seconds: float = 4.0
 
