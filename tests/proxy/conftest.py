@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from cial_proxy import NoRoute, Unavailable, Upstream, create_proxy
+from cial_proxy import NoRoute, Proxy, Unavailable, Upstream, create_proxy
 
 from testkit.polling import GiveUp, eventually_async
 from testkit.ports import closed_port
@@ -258,6 +258,7 @@ class Stack:
     resolver: TableResolver
     port: int
     client: httpx.AsyncClient
+    proxy: Proxy
 
     @property
     def ws_url(self) -> str:
@@ -276,7 +277,7 @@ async def stack_of(**proxy_options: Any) -> AsyncIterator[Stack]:
             proxy.running() as port,
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=DEADLINE) as client,
         ):
-            yield Stack(core, platform, resolver, port, client)
+            yield Stack(core, platform, resolver, port, client, proxy)
 
 
 @pytest.fixture

@@ -54,3 +54,49 @@ class TestMessageMeter:
         key, payload = masked[2:6], masked[6:]
         assert masked[:2] == b"\x88\x82"
         assert bytes(b ^ key[i % 4] for i, b in enumerate(payload)) == b"\x03\xf1"
+
+
+def masked_frame(opcode: int, payload: bytes, key: bytes = b"\x11\x22\x33\x44") -> bytes:
+    """A client's frame as a browser sends it: masked with a key that is not all zeros."""
+    assert len(payload) < 126
+    body = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + key + body
+
+
+class TestFrameBoundaries:
+    def test_the_boundary_is_where_the_last_whole_frame_of_a_read_ends(self) -> None:
+        first, second = frame(0x2, b"a" * 300, masked=False), frame(0x2, b"b" * 300, masked=False)
+        meter = MessageMeter(1024)
+        assert meter.feed(first[:100]) == (first[:100], False)
+        assert (meter.boundary, meter.between_frames) == (0, False)  # before the frame began
+        assert meter.feed(first[100:150]) == (first[100:150], False)
+        assert (meter.boundary, meter.between_frames, meter.remaining) == (-1, False, len(first) - 150)
+        rest = first[150:] + second[:10]
+        assert meter.feed(rest) == (rest, False)
+        assert (meter.boundary, meter.between_frames) == (len(first) - 150, False)
+        meter.feed(second[10:])
+        assert (meter.boundary, meter.between_frames) == (len(second) - 10, True)
+
+    def test_a_read_that_starts_between_frames_has_a_boundary_at_its_start(self) -> None:
+        data = frame(0x2, b"x" * 200, masked=False)
+        meter = MessageMeter(1024)
+        meter.feed(data[:50])
+        meter.feed(data[50:])
+        meter.feed(data[:3])  # a new frame begins: the place before it is a boundary
+        assert meter.boundary == 0
+
+
+class TestDroppingOurPongs:
+    def test_a_pong_with_our_payload_is_taken_out_whatever_the_read_sizes(self) -> None:
+        text, ours = masked_frame(0x1, b"hello"), masked_frame(0xA, b"cial-ping")
+        for piece in (1, 2, 5, 13, 100):
+            assert feed_in_pieces(MessageMeter(1024, drop_pong=b"cial-ping"), text + ours + text, piece) == (
+                text + text,
+                False,
+            )
+
+    def test_other_pongs_and_pings_pass(self) -> None:
+        theirs = (
+            masked_frame(0xA, b"cial-pinx") + masked_frame(0xA, b"short") + masked_frame(0x9, b"cial-ping")
+        )
+        assert feed_in_pieces(MessageMeter(1024, drop_pong=b"cial-ping"), theirs, 3) == (theirs, False)
