@@ -66,7 +66,7 @@ async def raw_websocket(port: int) -> tuple[asyncio.StreamReader, asyncio.Stream
 
 
 class TestPings:
-    async def test_a_quiet_client_that_answers_pings_stays_open_and_its_pongs_stay_here(
+    async def test_a_quiet_client_that_answers_pings_stays_open_and_still_talks(
         self, logs: pytest.LogCaptureFixture
     ) -> None:
         async with (

@@ -38,6 +38,10 @@ class RouterSettings:
     tenant_networks: tuple[str, ...] = ()
     resync_seconds: float = 5.0
     admin_url: str = "http://localhost:3100/admin"
+    # A WebSocket client silent this long gets a ping; one that then stays silent this long is
+    # closed, so a client gone without a FIN does not keep its tenant awake.
+    ws_ping_seconds: float = 20.0
+    ws_ping_timeout_seconds: float = 20.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> RouterSettings:
@@ -53,6 +57,8 @@ class RouterSettings:
             ),
             resync_seconds=float(env.get("CIAL_ROUTER_RESYNC_SECONDS", "5")),
             admin_url=env.get("CIAL_ADMIN_URL", "http://localhost:3100/admin"),
+            ws_ping_seconds=float(env.get("CIAL_ROUTER_WS_PING_SECONDS", "20")),
+            ws_ping_timeout_seconds=float(env.get("CIAL_ROUTER_WS_PING_TIMEOUT_SECONDS", "20")),
         )
 
 
@@ -93,7 +99,14 @@ async def run(settings: RouterSettings, stop: asyncio.Event) -> None:
         on_reload=reloaded,
         on_change=changed,
     )
-    proxy = create_proxy(TableResolver(table), name="router", strip_cookies=APP_COOKIES, observer=metrics)
+    proxy = create_proxy(
+        TableResolver(table),
+        name="router",
+        strip_cookies=APP_COOKIES,
+        observer=metrics,
+        websocket_ping_interval=settings.ws_ping_seconds,
+        websocket_ping_timeout=settings.ws_ping_timeout_seconds,
+    )
     feeding = asyncio.create_task(feed.run(), name="route feed")
     await proxy.start(settings.host, settings.port)
     log.info("router on :%d, control (metrics, probes) on :%d", settings.port, settings.control_port)
