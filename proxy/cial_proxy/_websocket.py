@@ -61,16 +61,18 @@ class MessageMeter:
         if self._head:
             data, self._head = self._head + data, b""
         position, end = 0, len(data)
-        boundary = -1 if self._skip else 0
-        kept: list[bytes] = []  # the pieces around dropped pongs, if any
+        skip = self._skip  # kept in a local while the loop runs: this loop runs for every frame
+        boundary = -1 if skip else 0
+        kept: list[bytes] | None = None  # the pieces around dropped pongs, if any
         start = 0  # where the piece after the last dropped pong begins
         while position < end:
-            if self._skip:
-                step = min(self._skip, end - position)
-                self._skip -= step
-                position += step
-                if not self._skip:
-                    boundary = position
+            if skip:
+                if skip > end - position:
+                    skip -= end - position
+                    break
+                position += skip
+                skip = 0
+                boundary = position
                 continue
             parsed = _frame_header(data[position : position + 14])
             if parsed is None:  # the header is not complete yet
@@ -87,17 +89,24 @@ class MessageMeter:
                     self._head = data[position:]
                     return self._passed(data, kept, start, position, boundary), False
                 if _unmasked(data[position:frame_end], header_size) == self._pong:
-                    kept.append(data[start:position])
+                    kept = [*(kept or ()), data[start:position]]
                     position = start = frame_end
                     continue
             position += header_size
-            self._skip = length
+            skip = length
             if not length:
                 boundary = position
-        return self._passed(data, kept, start, end, boundary), False
+        if kept is None:
+            self._skip, self.boundary = skip, boundary
+            return data, False
+        passed = self._passed(data, kept, start, end, boundary)
+        self._skip = skip
+        return passed, False
 
-    def _passed(self, data: bytes, kept: list[bytes], start: int, stop: int, boundary: int) -> bytes:
-        if not kept:
+    def _passed(self, data: bytes, kept: list[bytes] | None, start: int, stop: int, boundary: int) -> bytes:
+        """What passes of ``data`` up to ``stop``, where the loop stopped between two frames."""
+        self._skip = 0
+        if kept is None:
             self.boundary = boundary
             return data[:stop]
         # Only the client's side drops pongs and only the upstream's side uses the boundary.

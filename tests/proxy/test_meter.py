@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import struct
 
 from cial_proxy._websocket import MessageMeter, close_frame
@@ -100,3 +101,30 @@ class TestDroppingOurPongs:
             masked_frame(0xA, b"cial-pinx") + masked_frame(0xA, b"short") + masked_frame(0x9, b"cial-ping")
         )
         assert feed_in_pieces(MessageMeter(1024, drop_pong=b"cial-ping"), theirs, 3) == (theirs, False)
+
+
+class TestAnyStream:
+    def test_random_streams_in_random_reads_pass_whole_and_every_boundary_is_a_frame_edge(self) -> None:
+        chooser = random.Random(6455)
+        for _ in range(50):
+            sizes, opcodes = (0, 1, 125, 126, 300, 70000), (0x1, 0x2, 0x9, 0xA)
+            frames = [
+                frame(chooser.choice(opcodes), b"p" * chooser.choice(sizes))
+                for _ in range(chooser.randint(1, 12))
+            ]
+            stream = b"".join(frames)
+            edges = {0}
+            for one in frames:
+                edges.add(max(edges) + len(one))
+            meter, passed = MessageMeter(1 << 20, drop_pong=b"cial-ping"), b""
+            position = 0
+            while position < len(stream):
+                read = stream[position : position + chooser.randint(1, 5000)]
+                position += len(read)
+                passing, too_big = meter.feed(read)
+                assert not too_big
+                if meter.boundary >= 0:
+                    assert len(passed) + meter.boundary in edges
+                passed += passing
+                assert meter.between_frames == (len(passed) in edges)
+            assert passed == stream
