@@ -748,7 +748,11 @@ class Exchange(asyncio.Protocol):
         meter, upstream = self._meter_out, self._upstream
         if meter is None or upstream is None or self._lingering or self._lost:
             return
-        if self._waiting:
+        if self._waiting == _PING and self._heard > self._ping_due:
+            # The client spoke while its ping waited (for an upstream that stalled mid-frame, say):
+            # that answers it, and the interval starts again.
+            self._waiting = 0
+        elif self._waiting:
             if meter.remaining != self._waiting_at:
                 # The upstream's frame is still flowing to the client, which is reading it, then.
                 self._waiting_at = meter.remaining

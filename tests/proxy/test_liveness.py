@@ -4,6 +4,7 @@ never a frame of the proxy's own inside one of the upstream's, and closing one t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -122,6 +123,7 @@ class SlowMessage:
     message: bytes = field(default_factory=lambda: frame(0x2, pattern(32 * 1024), masked=False))
     piece: int = 1024
     pause: float = 0.01
+    stall: float = 0.0  # after the first piece: an upstream that stops mid-frame for a while
     sending: asyncio.Event = field(default_factory=asyncio.Event)
     received: bytearray = field(default_factory=bytearray)
     got: asyncio.Event = field(default_factory=asyncio.Event)
@@ -133,7 +135,7 @@ class SlowMessage:
             writer.write(self.message[offset : offset + self.piece])
             await writer.drain()
             self.sending.set()
-            await asyncio.sleep(self.pause)
+            await asyncio.sleep(self.stall if offset == 0 else self.pause)
         while data := await reader.read(65536):
             self.received += data
             self.got.set()
@@ -155,14 +157,19 @@ class Slow:
     port: int
 
 
-@pytest.fixture
-async def slow() -> AsyncIterator[Slow]:
-    upstream = SlowMessage()
+@contextlib.asynccontextmanager
+async def slow_stack(upstream: SlowMessage, ping_timeout: float = DEADLINE) -> AsyncIterator[Slow]:
     server = await asyncio.start_server(upstream, "127.0.0.1", 0)
     upstream_port = server.sockets[0].getsockname()[1]
-    proxy = create_proxy(To(upstream_port), websocket_ping_interval=0.05, websocket_ping_timeout=DEADLINE)
+    proxy = create_proxy(To(upstream_port), websocket_ping_interval=0.05, websocket_ping_timeout=ping_timeout)
     async with server, proxy.running() as port:
         yield Slow(upstream, proxy, port)
+
+
+@pytest.fixture
+async def slow() -> AsyncIterator[Slow]:
+    async with slow_stack(SlowMessage()) as stack:
+        yield stack
 
 
 class TestFrameBoundaries:
@@ -203,6 +210,23 @@ class TestFrameBoundaries:
             assert bytes(b ^ key[i] for i, b in enumerate(payload)) == b"\x03\xe9"
         finally:
             writer.close()
+
+
+    async def test_a_client_that_talks_while_the_upstream_stalls_mid_frame_is_not_closed(self) -> None:
+        # The ping cannot go out for 0.6 s; the client's own frames answer for it meanwhile.
+        async with slow_stack(SlowMessage(stall=0.6), ping_timeout=0.15) as slow:
+            upstream = slow.upstream
+            reader, writer = await raw_websocket(slow.port)
+            try:
+                async with asyncio.timeout(DEADLINE):
+                    received = asyncio.ensure_future(reader.readexactly(len(upstream.message)))
+                    while not received.done():
+                        writer.write(masked_frame(0x1, b"here"))
+                        await asyncio.sleep(0.05)
+                    assert await received == upstream.message
+                    assert await reader.readexactly(len(PING)) == PING  # now that it is quiet
+            finally:
+                writer.close()
 
 
 class TestCloseOnDemand:
