@@ -28,7 +28,7 @@ from ._path import split_target
 from ._refusal import CLIENT_CLOSED, refusal
 from ._types import Observer, Options, RawHeaders
 from ._upstream import Pool, UpstreamConnection, UpstreamError
-from ._websocket import CLOSE_GOING_AWAY, CLOSE_TOO_BIG, PING_PAYLOAD, MessageMeter, close_frame, ping_frame
+from ._websocket import CLOSE_GOING_AWAY, CLOSE_TOO_BIG, MessageMeter, close_frame, ping_frame, ping_payload
 from .routes import Resolver, RouteError, Upstream
 
 _log = logging.getLogger("cial_proxy")
@@ -70,6 +70,8 @@ class Engine:
         self.pool = Pool(options)
         self.connections: set[Exchange] = set()
         self.stopping = False
+        self.ping_payload = ping_payload()
+        self.ping_frame = ping_frame(self.ping_payload)
 
     def protocol(self) -> Exchange:
         return Exchange(self)
@@ -553,7 +555,7 @@ class Exchange(asyncio.Protocol):
         if observer is not None:
             observer.websocket_opened(upstream.name)
         try:
-            self._meter = MessageMeter(self.options.max_message_size, drop_pong=PING_PAYLOAD)
+            self._meter = MessageMeter(self.options.max_message_size, drop_pong=self.engine.ping_payload)
             self.tunnel_name = upstream.name
             self._heard = self.loop.time()
             if self.options.websocket_ping_interval is not None:
@@ -725,7 +727,7 @@ class Exchange(asyncio.Protocol):
         what = what or self._waiting
         self._waiting = 0
         if what == _PING:
-            self._write_raw(passing[:cut] + ping_frame() + passing[cut:])
+            self._write_raw(passing[:cut] + self.engine.ping_frame + passing[cut:])
             timeout = self.options.websocket_ping_timeout
             self._tunnel_deadline = self.loop.time() + timeout
             return

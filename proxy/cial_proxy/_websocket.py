@@ -19,8 +19,6 @@ import struct
 
 CLOSE_GOING_AWAY = 1001
 CLOSE_TOO_BIG = 1009
-# What the proxy's pings carry, so that their pongs (which echo it, §5.5.3) can be told apart.
-PING_PAYLOAD = b"cial-ping"
 _CONTINUATION = 0x0
 _CONTROL = 0x8  # opcodes 0x8 and up are control frames: never part of a message (§5.5)
 _PONG = 0xA
@@ -144,9 +142,18 @@ def _unmasked(frame: bytes, header_size: int) -> bytes:
     return bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
-def ping_frame() -> bytes:
-    """The proxy's ping to a client: unmasked, as every frame a server sends (§5.1)."""
-    return b"\x89" + bytes([len(PING_PAYLOAD)]) + PING_PAYLOAD
+def ping_payload() -> bytes:
+    """What one proxy's pings carry, so that their pongs (which echo it, §5.5.2) can be told apart.
+
+    Each proxy has its own: behind the router, the edge may ping the same client, and a pong to
+    the edge's ping must pass the router to reach it.
+    """
+    return b"cial-ping-" + os.urandom(4).hex().encode()
+
+
+def ping_frame(payload: bytes) -> bytes:
+    """A ping to a client: unmasked, as every frame a server sends (§5.1)."""
+    return b"\x89" + bytes([len(payload)]) + payload
 
 
 def close_frame(code: int, *, masked: bool) -> bytes:
