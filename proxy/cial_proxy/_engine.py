@@ -134,6 +134,7 @@ class Exchange(asyncio.Protocol):
         self._meter: MessageMeter | None = None
         self._meter_out: MessageMeter | None = None
         self._lingering = False
+        self._linger_until_close = False  # the client's meter still follows its frames
         # The tunnel's liveness, on the sweep's clock like the waits above: when a byte last came
         # from the client, when the proxy's ping became due (0: none outstanding), a frame of the
         # proxy's own waiting for the upstream's frame to end (0, _PING or a close code), and when
@@ -639,6 +640,11 @@ class Exchange(asyncio.Protocol):
 
     def _tunnel_in(self, data: bytes) -> None:
         if self._lingering:
+            meter = self._meter
+            if self._linger_until_close and meter is not None and self.transport is not None:
+                meter.feed(data)
+                if meter.closed:  # its answer to our close: nothing follows it, no need to wait
+                    self.transport.close()
             return
         meter, upstream = self._meter, self._upstream
         if meter is None or upstream is None or upstream.tunnel is None:
@@ -742,6 +748,7 @@ class Exchange(asyncio.Protocol):
             # Otherwise the client's frame is cut off: the upstream sees the connection end (1006).
             upstream.send(close_frame(code, masked=True))
         self._write_raw(before + close_frame(code, masked=False))
+        self._linger_until_close = True
         self._linger(transport, upstream)
 
     def _tunnel_due(self, now: float) -> None:

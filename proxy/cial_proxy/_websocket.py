@@ -21,13 +21,14 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_TOO_BIG = 1009
 _CONTINUATION = 0x0
 _CONTROL = 0x8  # opcodes 0x8 and up are control frames: never part of a message (§5.5)
+_CLOSE = 0x8
 _PONG = 0xA
 
 
 class MessageMeter:
     """Follows the frame headers of one direction's byte stream and sums each message's size."""
 
-    __slots__ = ("_head", "_limit", "_message", "_pong", "_skip", "boundary")
+    __slots__ = ("_head", "_limit", "_message", "_pong", "_skip", "boundary", "closed")
 
     def __init__(self, limit: int, *, drop_pong: bytes | None = None) -> None:
         self._limit = limit
@@ -38,6 +39,7 @@ class MessageMeter:
         # Where in what the last feed passed the last frame ended (-1: nowhere; it was all inside
         # one frame): the place to put a frame of the proxy's own.
         self.boundary = 0
+        self.closed = False  # a close frame has gone past: its sender sends nothing more (§5.5.1)
 
     @property
     def between_frames(self) -> bool:
@@ -81,6 +83,8 @@ class MessageMeter:
                 self._message = length if opcode != _CONTINUATION else self._message + length
                 if self._message > self._limit:
                     return self._passed(data, kept, start, position, boundary), True
+            elif opcode == _CLOSE:
+                self.closed = True
             elif opcode == _PONG and self._pong is not None and length == len(self._pong):
                 frame_end = position + header_size + length
                 if frame_end > end:  # the payload is not all here: wait for it before deciding

@@ -241,6 +241,7 @@ class TestFrameBoundaries:
 class TestCloseOnDemand:
     async def test_close_websockets_closes_that_upstreams_tunnels_with_1001_and_no_other(self) -> None:
         tally = Tally()
+        loop = asyncio.get_running_loop()
         async with stack_of(observer=tally) as stack:
             async with (
                 connect(f"{stack.ws_url}/ws") as first,
@@ -251,11 +252,16 @@ class TestCloseOnDemand:
                 for ws in (first, second, other):
                     await ws.send("hi")
                     assert await ws.recv() == "hi"
+                asked = loop.time()
                 assert stack.proxy.close_websockets("platform-front") == 2
                 for ws in (first, second):
                     with pytest.raises(ConnectionClosed) as closed:
                         await ws.recv()
                     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+                # Once a client answers the close, its connection ends without the lingering wait.
+                await first.wait_closed()
+                await second.wait_closed()
+                assert loop.time() - asked < 1.0
                 await until(lambda: tally.count("ws-closed", "platform-front") == 2)
                 assert stack.proxy.close_websockets("platform-front") == 0
                 await other.send("still here")
