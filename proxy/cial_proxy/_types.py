@@ -39,6 +39,9 @@ class Observer(Protocol):
 
     Called on the event loop: each call must return at once and must not raise.
     ``upstream`` is the resolved upstream's name, or ``"-"`` when the request was refused.
+    ``websocket_closed`` comes once for each ``websocket_opened`` however the tunnel ends (either
+    side, the size cap, an unanswered ping, :meth:`Proxy.close_websockets`), before the upgrade
+    request's ``request_finished``: a count of open tunnels can rely on it.
     """
 
     def request_started(self, upstream: str, method: str) -> None: ...

@@ -135,19 +135,33 @@ class SlowMessage:
     sending: asyncio.Event = field(default_factory=asyncio.Event)
     received: bytearray = field(default_factory=bytearray)
     got: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)  # the proxy closed the connection
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-        for offset in range(0, len(self.message), self.piece):
-            writer.write(self.message[offset : offset + self.piece])
-            await writer.drain()
-            self.sending.set()
-            await asyncio.sleep(self.stall if offset == 0 else self.pause)
-        while data := await reader.read(65536):
-            self.received += data
-            self.got.set()
-        writer.close()
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            receiving = asyncio.create_task(self._receive(reader))
+            writer.write(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+            )
+            with contextlib.suppress(ConnectionError):  # the proxy may close it mid-message
+                for offset in range(0, len(self.message), self.piece):
+                    writer.write(self.message[offset : offset + self.piece])
+                    await writer.drain()
+                    self.sending.set()
+                    await asyncio.sleep(self.stall if offset == 0 else self.pause)
+            await receiving
+            writer.close()
+        finally:
+            self.finished.set()
+
+    async def _receive(self, reader: asyncio.StreamReader) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                self.received += data
+                self.got.set()
+        self.ended.set()
 
 
 @dataclass
@@ -166,10 +180,17 @@ class Slow:
 
 
 @contextlib.asynccontextmanager
-async def slow_stack(upstream: SlowMessage, ping_timeout: float = DEADLINE) -> AsyncIterator[Slow]:
+async def slow_stack(
+    upstream: SlowMessage, ping_timeout: float = DEADLINE, observer: Tally | None = None
+) -> AsyncIterator[Slow]:
     server = await asyncio.start_server(upstream, "127.0.0.1", 0)
     upstream_port = server.sockets[0].getsockname()[1]
-    proxy = create_proxy(To(upstream_port), websocket_ping_interval=0.05, websocket_ping_timeout=ping_timeout)
+    proxy = create_proxy(
+        To(upstream_port),
+        websocket_ping_interval=0.05,
+        websocket_ping_timeout=ping_timeout,
+        observer=observer,
+    )
     async with server, proxy.running() as port:
         yield Slow(upstream, proxy, port)
 
@@ -220,7 +241,6 @@ class TestFrameBoundaries:
         finally:
             writer.close()
 
-
     async def test_a_client_that_talks_while_the_upstream_stalls_mid_frame_is_not_closed(self) -> None:
         # The ping cannot go out for 0.6 s; the client's own frames answer for it meanwhile.
         async with slow_stack(SlowMessage(stall=0.6), ping_timeout=0.15) as slow:
@@ -236,6 +256,34 @@ class TestFrameBoundaries:
                     await read_ping(reader)  # now that it is quiet
             finally:
                 writer.close()
+
+    async def test_a_close_that_an_upstream_stalled_mid_frame_holds_back_ends_both_connections(
+        self,
+    ) -> None:
+        # No close frame can reach the client inside the frame: after the wait, the upstream gets
+        # its close and the client's connection just ends.
+        tally = Tally()
+        upstream = SlowMessage(stall=0.6)
+        async with slow_stack(upstream, ping_timeout=0.15, observer=tally) as slow:
+            reader, writer = await raw_websocket(slow.port)
+            try:
+                async with asyncio.timeout(DEADLINE):
+                    assert await reader.readexactly(upstream.piece) == upstream.message[: upstream.piece]
+                    assert slow.proxy.close_websockets("slow") == 1
+                    assert await reader.read() == b""  # nothing more, not half a frame and a close
+                    await upstream.ended.wait()
+                    await upstream.finished.wait()
+            finally:
+                writer.close()
+            await until(lambda: tally.count("finished", "slow") == 1)
+        assert upstream.received[:2] == b"\x88\x82"  # a masked close with a code, the only frame
+        assert len(upstream.received) == 8
+        assert tally.calls == [
+            ("started", "slow"),
+            ("ws-open", "slow"),
+            ("ws-closed", "slow"),
+            ("finished", "slow"),
+        ]
 
 
 class TestCloseOnDemand:
