@@ -8,8 +8,10 @@ process on uvloop; the proxy runs as the router would, in its own process, once 
 checkout's ``proxy/`` and once with ``--other``'s, in turns. With the option present the proxy pings
 as the router does (20 s, which never fires in a run: what is measured is the cost of watching).
 Two loads: ``--mib`` MiB in 64 KiB binary frames, echoed (bytes/s through both directions), and
-``--small`` 32-byte frames, echoed (frames/s: the cost per read). Printed: the median of
-``--rounds`` per checkout and their ratio. Everything binds to 127.0.0.1.
+``--small`` 32-byte frames, echoed (frames/s: the cost per frame). Printed: the median of
+``--rounds`` per checkout, the ratio of the medians and the median of each round's ratio (the two
+checkouts run back to back, in alternating order, so a round shares the machine's mood). Everything
+binds to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -174,8 +176,10 @@ async def run(checkouts: dict[str, Path], mib: int, small: int, rounds: int) -> 
     upstream_port = server.sockets[0].getsockname()[1]
     big, tiny = masked(b"x" * 65536), masked(b"y" * 32)
     results: dict[str, dict[str, list[float]]] = {name: {"MiB/s": [], "frames/s": []} for name in checkouts}
-    for _ in range(rounds):
-        for name, checkout in checkouts.items():
+    for round_ in range(rounds):
+        # Turns alternate who goes first: on a shared machine the second of a pair fared worse.
+        turns = list(checkouts.items())
+        for name, checkout in turns[::-1] if round_ % 2 else turns:
             proxy, port = start_proxy(checkout, upstream_port)
             try:
                 await echo_through(port, big, 64)  # warm up
@@ -193,7 +197,12 @@ async def run(checkouts: dict[str, Path], mib: int, small: int, rounds: int) -> 
         shown = ", ".join(f"{name} {medians[name]:,.0f}" for name in names)
         print(f"{unit:>8} echoed (median of {rounds}): {shown}")
         if len(names) == 2:
-            print(f"{'':>8} {names[0]} / {names[1]}: {medians[names[0]] / medians[names[1]]:.3f}")
+            pairs = zip(results[names[0]][unit], results[names[1]][unit], strict=True)
+            paired = statistics.median(mine / theirs for mine, theirs in pairs)
+            print(
+                f"{'':>8} {names[0]} / {names[1]}: {medians[names[0]] / medians[names[1]]:.3f} "
+                f"(ratio of medians), {paired:.3f} (median of the rounds' ratios)"
+            )
         for name in names:
             print(f"{'':>8} {name}: " + ", ".join(f"{value:,.0f}" for value in results[name][unit]))
 
