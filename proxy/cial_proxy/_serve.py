@@ -141,6 +141,9 @@ def create_proxy(
     - ``request_hook``: rewrites each request's headers for the upstream it resolved to, or
       refuses it (the edge: identity headers, Core's cookie), see :class:`RequestHook`.
     """
+    if websocket_ping_interval is not None and min(websocket_ping_interval, websocket_ping_timeout) <= 0:
+        # 0 would ping on every sweep tick: None is how pings are turned off.
+        raise ValueError("websocket_ping_interval and websocket_ping_timeout must be > 0 (None: no pings)")
     redact_query_strings()
     options = Options(
         name=name,

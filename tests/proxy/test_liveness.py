@@ -75,6 +75,13 @@ async def raw_websocket(port: int) -> tuple[asyncio.StreamReader, asyncio.Stream
 
 
 class TestPings:
+    @pytest.mark.parametrize(("interval", "timeout"), [(0.0, 1.0), (1.0, 0.0), (-1.0, 1.0)])
+    def test_a_ping_interval_or_timeout_that_is_not_positive_is_refused(
+        self, interval: float, timeout: float
+    ) -> None:
+        with pytest.raises(ValueError, match="must be > 0"):
+            create_proxy(To(1), websocket_ping_interval=interval, websocket_ping_timeout=timeout)
+
     async def test_a_quiet_client_that_answers_pings_stays_open_and_still_talks(
         self, logs: pytest.LogCaptureFixture
     ) -> None:
