@@ -147,7 +147,7 @@ def _unmasked(frame: bytes, header_size: int) -> bytes:
 
 
 def ping_payload() -> bytes:
-    """What one proxy's pings carry, so that their pongs (which echo it, §5.5.2) can be told apart.
+    """What one proxy's pings carry, so that their pongs (which echo it, §5.5.3) can be told apart.
 
     Each proxy has its own: behind the router, the edge may ping the same client, and a pong to
     the edge's ping must pass the router to reach it.
