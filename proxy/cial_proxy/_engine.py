@@ -28,7 +28,7 @@ from ._path import split_target
 from ._refusal import CLIENT_CLOSED, refusal
 from ._types import Observer, Options, RawHeaders
 from ._upstream import Pool, UpstreamConnection, UpstreamError
-from ._websocket import CLOSE_TOO_BIG, MessageMeter, close_frame
+from ._websocket import CLOSE_GOING_AWAY, CLOSE_TOO_BIG, MessageMeter, close_frame, ping_frame, ping_payload
 from .routes import Resolver, RouteError, Upstream
 
 _log = logging.getLogger("cial_proxy")
@@ -41,6 +41,7 @@ _NO_BODY_STATUSES = frozenset({204, 304})
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LINGER_SECONDS = 2.0
 _MAX_HEAD_BYTES = 64 * 1024  # nginx allows 4 x 8 KiB by default; a request head is rarely 8 KiB
+_PING = -1  # what waits for the upstream's frame to end: the proxy's ping, or else a close code
 
 
 @dataclass(slots=True)
@@ -69,6 +70,8 @@ class Engine:
         self.pool = Pool(options)
         self.connections: set[Exchange] = set()
         self.stopping = False
+        self.ping_payload = ping_payload()
+        self.ping_frame = ping_frame(self.ping_payload)
 
     def protocol(self) -> Exchange:
         return Exchange(self)
@@ -77,6 +80,8 @@ class Engine:
         """Expire the waits of every connection (idle, header, response head) on a coarse tick."""
         options = self.options
         shortest = min(options.idle_timeout, options.header_timeout, options.read_timeout)
+        if options.websocket_ping_interval is not None:
+            shortest = min(shortest, options.websocket_ping_interval, options.websocket_ping_timeout)
         tick = min(1.0, max(0.02, shortest / 4))
         loop = asyncio.get_running_loop()
         while True:
@@ -127,7 +132,19 @@ class Exchange(asyncio.Protocol):
         self._upgraded = False
         self._early: list[bytes] = []
         self._meter: MessageMeter | None = None
+        self._meter_out: MessageMeter | None = None
         self._lingering = False
+        self._linger_until_close = False  # the client's meter still follows its frames
+        # The tunnel's liveness, on the sweep's clock like the waits above: when a byte last came
+        # from the client, when the proxy's ping became due (0: none outstanding), a frame of the
+        # proxy's own waiting for the upstream's frame to end (0, _PING or a close code), and when
+        # the sweep looks at the tunnel next (0: never).
+        self.tunnel_name = ""
+        self._heard = 0.0
+        self._ping_due = 0.0
+        self._waiting = 0
+        self._waiting_at = 0
+        self._tunnel_deadline = 0.0
 
     # -- asyncio: the client side ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -338,12 +355,14 @@ class Exchange(asyncio.Protocol):
         upstream = self._upstream
         if upstream is None or self.transport is None:
             return
-        meter = MessageMeter(self.options.max_message_size)
+        meter = self._meter_out = MessageMeter(self.options.max_message_size)
 
         def to_client(data: bytes) -> None:
             passing, too_big = meter.feed(data)
             if too_big:
                 self._too_big(passing, from_client=False)
+            elif self._waiting and meter.boundary >= 0:
+                self._at_boundary(passing, meter.boundary)
             elif passing:
                 self._write_raw(passing)
 
@@ -537,7 +556,11 @@ class Exchange(asyncio.Protocol):
         if observer is not None:
             observer.websocket_opened(upstream.name)
         try:
-            self._meter = MessageMeter(self.options.max_message_size)
+            self._meter = MessageMeter(self.options.max_message_size, drop_pong=self.engine.ping_payload)
+            self.tunnel_name = upstream.name
+            self._heard = self.loop.time()
+            if self.options.websocket_ping_interval is not None:
+                self._tunnel_deadline = self._heard + self.options.websocket_ping_interval
             early, self._early = self._early, []
             for data in early:
                 self._tunnel_in(data)
@@ -617,12 +640,18 @@ class Exchange(asyncio.Protocol):
 
     def _tunnel_in(self, data: bytes) -> None:
         if self._lingering:
+            meter = self._meter
+            if self._linger_until_close and meter is not None and self.transport is not None:
+                meter.feed(data)
+                if meter.closed:  # its answer to our close: nothing follows it, no need to wait
+                    self.transport.close()
             return
         meter, upstream = self._meter, self._upstream
         if meter is None or upstream is None or upstream.tunnel is None:
             self._early.append(data)  # the upstream has not answered yet
             self._pause("tunnel")
             return
+        self._heard = self.loop.time()  # any byte is a sign of life, a pong or not
         passing, too_big = meter.feed(data)
         if too_big:
             self._too_big(passing, from_client=True)
@@ -644,16 +673,130 @@ class Exchange(asyncio.Protocol):
         else:
             self._write_raw(allowed + close_frame(CLOSE_TOO_BIG, masked=False))
             upstream.send(close_frame(CLOSE_TOO_BIG, masked=True))
+        self._linger(transport, upstream)
+
+    def _linger(self, transport: asyncio.Transport, upstream: UpstreamConnection) -> None:
+        """End both sides once the close frames are written: the upstream at once, the client after
+        a moment in which what it still sends is read and dropped."""
         # Closing the client's socket while it is still sending the rest of its message would
         # answer that data with a reset, and a reset can discard the close frame before the
         # client reads it. So the rest is read and dropped for a moment first (nginx's
         # lingering close), and the socket is closed after it.
         self._lingering = True
+        self._waiting, self._tunnel_deadline = 0, 0.0
         self._paused.clear()
         transport.resume_reading()
-        self.loop.call_later(_LINGER_SECONDS, transport.close)
+        self.loop.call_later(_LINGER_SECONDS, self._end_linger)
         upstream.tunnel = _drop
         upstream.close()
+
+    def _end_linger(self) -> None:
+        if self.transport is None or self._lost:
+            return
+        self.transport.close()
+        # A client that reads nothing (gone without a FIN) never takes what is left to write, and a
+        # close waits for that; after another moment it is dropped.
+        self.loop.call_later(_LINGER_SECONDS, self.abort)
+
+    def close_websocket(self, upstream_name: str, code: int) -> bool:
+        """Close this connection's WebSocket with ``code`` if it goes to ``upstream_name``."""
+        if (
+            self._meter is None
+            or self.tunnel_name != upstream_name
+            or self._lingering
+            or self._lost
+            or self._waiting > 0  # already closing
+            or self._upstream is None
+            or self._upstream.tunnel is None
+        ):
+            return False
+        self._when_between_frames(code, self.loop.time())
+        return True
+
+    def _when_between_frames(self, what: int, now: float) -> None:
+        """Send the client a ping (``_PING``) or a close with code ``what`` as soon as the
+        upstream's frame in progress, if any, has ended; never into the middle of it."""
+        meter = self._meter_out
+        if meter is None or meter.between_frames:
+            self._at_boundary(b"", 0, what)
+            return
+        self._waiting = what
+        self._waiting_at = meter.remaining
+        self._tunnel_deadline = now + self._wait_bound(what)
+
+    def _wait_bound(self, what: int) -> float:
+        timeout = self.options.websocket_ping_timeout
+        return timeout if what == _PING else min(timeout, _LINGER_SECONDS)
+
+    def _at_boundary(self, passing: bytes, cut: int, what: int = 0) -> None:
+        """Write ``passing`` with the waiting frame (or ``what``) put in at ``cut``, a frame boundary."""
+        what = what or self._waiting
+        self._waiting = 0
+        if what == _PING:
+            self._write_raw(passing[:cut] + self.engine.ping_frame + passing[cut:])
+            timeout = self.options.websocket_ping_timeout
+            self._tunnel_deadline = self.loop.time() + timeout
+            return
+        self._close_tunnel(what, passing[:cut])  # what follows the boundary nobody receives now
+
+    def _close_tunnel(self, code: int, before: bytes = b"") -> None:
+        """Close 1001 or ``code`` to both sides (each only between frames of its stream), end both."""
+        upstream, transport, meter = self._upstream, self.transport, self._meter
+        if upstream is None or transport is None:
+            return
+        if meter is not None and meter.between_frames:
+            # Otherwise the client's frame is cut off: the upstream sees the connection end (1006).
+            upstream.send(close_frame(code, masked=True))
+        self._write_raw(before + close_frame(code, masked=False))
+        self._linger_until_close = True
+        self._linger(transport, upstream)
+
+    def _tunnel_due(self, now: float) -> None:
+        """The sweep's look at a tunnel: ping a quiet client, close one that did not answer."""
+        self._tunnel_deadline = 0.0
+        meter, upstream = self._meter_out, self._upstream
+        if meter is None or upstream is None or self._lingering or self._lost:
+            return
+        if self._waiting == _PING and self._heard > self._ping_due:
+            # The client spoke while its ping waited (for an upstream that stalled mid-frame, say):
+            # that answers it, and the interval starts again.
+            self._waiting = 0
+        elif self._waiting:
+            if meter.remaining != self._waiting_at:
+                # The upstream's frame is still flowing to the client, which is reading it, then.
+                self._waiting_at = meter.remaining
+                self._tunnel_deadline = now + self._wait_bound(self._waiting)
+                return
+            # Stuck mid-frame: no close frame can reach the client; the upstream still gets one.
+            what, self._waiting = self._waiting, 0
+            if what == _PING:
+                self._log_silent()
+            if self._meter is not None and self._meter.between_frames:
+                upstream.send(close_frame(CLOSE_GOING_AWAY if what == _PING else what, masked=True))
+            self.abort()
+            return
+        interval = self.options.websocket_ping_interval
+        if interval is None:
+            return
+        if self._ping_due and self._heard <= self._ping_due:
+            self._ping_due = 0.0
+            self._log_silent()
+            self._when_between_frames(CLOSE_GOING_AWAY, now)
+            return
+        self._ping_due = 0.0
+        if now - self._heard < interval:
+            self._tunnel_deadline = self._heard + interval
+            return
+        self._ping_due = now
+        self._when_between_frames(_PING, now)
+
+    def _log_silent(self) -> None:
+        _log.info(
+            "%s: a WebSocket to %s answered no ping in %g s, closed with 1001",
+            self.options.name,
+            self.tunnel_name,
+            self.options.websocket_ping_timeout,
+        )
 
     def _upstream_tunnel_closed(self) -> None:
         if self.transport is not None and not self._lingering:
@@ -705,6 +848,8 @@ class Exchange(asyncio.Protocol):
             self._expired()
         if self._head_deadline and now >= self._head_deadline:
             self._head_overdue()
+        if self._tunnel_deadline and now >= self._tunnel_deadline:
+            self._tunnel_due(now)
 
     def _expired(self) -> None:
         self.deadline = 0.0
@@ -717,7 +862,7 @@ class Exchange(asyncio.Protocol):
             self.transport.close()
 
     def abort(self) -> None:
-        if self.transport is not None:
+        if self.transport is not None and not self._lost:
             self.transport.abort()
 
 

@@ -31,6 +31,21 @@ class Proxy:
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
+    def close_websockets(self, upstream_name: str, code: int = 1001) -> int:
+        """Close every WebSocket open to the upstream named ``upstream_name``; return how many.
+
+        Each client gets a close frame with ``code`` (1001, going away: RFC 6455 §7.4.1) as soon as
+        the upstream's frame in progress, if any, has ended; the upstream gets a close; both
+        connections end shortly after. The router drains an idle tenant with it before stopping it.
+        """
+        closed = sum(
+            connection.close_websocket(upstream_name, code) for connection in list(self._engine.connections)
+        )
+        if closed:
+            name = self.options.name
+            _log.info("%s: closed %d WebSocket(s) to %s with %d", name, closed, upstream_name, code)
+        return closed
+
     @property
     def upstream_connections_opened(self) -> int:
         """How many upstream connections this proxy has ever opened (pool reuse shows here)."""
@@ -98,6 +113,8 @@ def create_proxy(
     idle_timeout: float = 15.0,
     max_connections: int = 1024,
     max_message_size: int = 16 * MIB,
+    websocket_ping_interval: float | None = None,
+    websocket_ping_timeout: float = 20.0,
     observer: Observer | None = None,
     request_hook: RequestHook | None = None,
 ) -> Proxy:
@@ -115,10 +132,18 @@ def create_proxy(
     - ``max_connections``: client connections beyond it get 503 and are closed.
     - ``max_message_size``: a WebSocket message larger than this, in either direction, ends the
       session with close 1009.
+    - ``websocket_ping_interval`` / ``websocket_ping_timeout``: a WebSocket client that sent
+      nothing for the interval gets a ping (between the upstream's frames), and one that then sends
+      nothing for the timeout is closed with 1001, the upstream too: a client gone without a FIN
+      (a laptop lid closed) does not hold its tunnel open forever. Any byte counts as an answer;
+      the pongs to these pings are not passed on. None (the default): no pings.
     - ``observer``: told of each request and WebSocket (metrics), see :class:`Observer`.
     - ``request_hook``: rewrites each request's headers for the upstream it resolved to, or
       refuses it (the edge: identity headers, Core's cookie), see :class:`RequestHook`.
     """
+    if websocket_ping_interval is not None and min(websocket_ping_interval, websocket_ping_timeout) <= 0:
+        # 0 would ping on every sweep tick: None is how pings are turned off.
+        raise ValueError("websocket_ping_interval and websocket_ping_timeout must be > 0 (None: no pings)")
     redact_query_strings()
     options = Options(
         name=name,
@@ -130,6 +155,8 @@ def create_proxy(
         idle_timeout=idle_timeout,
         max_connections=max_connections,
         max_message_size=max_message_size,
+        websocket_ping_interval=websocket_ping_interval,
+        websocket_ping_timeout=websocket_ping_timeout,
         request_hook=request_hook,
     )
     return Proxy(resolver, options, observer)

@@ -28,6 +28,8 @@ class Options:
     # Autobahn's largest case (9.x.6) is one 16 MiB message, the same ceiling uvicorn puts on the
     # services behind the edge; the proxy never holds a message, so this protects what is behind it.
     max_message_size: int = 16 * MIB
+    websocket_ping_interval: float | None = None
+    websocket_ping_timeout: float = 20.0
     pool_idle_per_upstream: int = 64
     pool_idle_seconds: float = 4.0
 
@@ -37,6 +39,9 @@ class Observer(Protocol):
 
     Called on the event loop: each call must return at once and must not raise.
     ``upstream`` is the resolved upstream's name, or ``"-"`` when the request was refused.
+    ``websocket_closed`` comes once for each ``websocket_opened`` however the tunnel ends (either
+    side, the size cap, an unanswered ping, :meth:`Proxy.close_websockets`), before the upgrade
+    request's ``request_finished``: a count of open tunnels can rely on it.
     """
 
     def request_started(self, upstream: str, method: str) -> None: ...

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from cial_proxy import NoRoute, Unavailable, Upstream, create_proxy
+from cial_proxy import NoRoute, Proxy, Unavailable, Upstream, create_proxy
 
 from testkit.ports import closed_port
 from testkit.servers import running, upstream_config
@@ -208,6 +208,7 @@ class Stack:
     resolver: TableResolver
     port: int
     client: httpx.AsyncClient
+    proxy: Proxy
 
     @property
     def ws_url(self) -> str:
@@ -226,7 +227,7 @@ async def stack_of(**proxy_options: Any) -> AsyncIterator[Stack]:
             proxy.running() as port,
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=DEADLINE) as client,
         ):
-            yield Stack(core, platform, resolver, port, client)
+            yield Stack(core, platform, resolver, port, client, proxy)
 
 
 @pytest.fixture
