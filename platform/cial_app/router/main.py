@@ -43,7 +43,6 @@ class RouterSettings:
     tenant_networks: tuple[str, ...] = ()
     resync_seconds: float = 5.0
     admin_url: str = "http://localhost:3100/admin"
-<<<<<<< HEAD
     # The App, for the two calls of idle tenants (router.app_calls); without both, tenants never
     # go idle and an idle one (stopped by another router) gets 503.
     app_url: str | None = None
@@ -51,12 +50,10 @@ class RouterSettings:
     idle_tick_seconds: float = 1.0
     idle_drain_seconds: float = 1.0
     wake: WakeLimits = field(default_factory=WakeLimits)
-=======
     # A WebSocket client silent this long gets a ping; one that then stays silent this long is
     # closed, so a client gone without a FIN does not keep its tenant awake.
     ws_ping_seconds: float = 20.0
     ws_ping_timeout_seconds: float = 20.0
->>>>>>> ws-liveness
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> RouterSettings:
@@ -72,7 +69,6 @@ class RouterSettings:
             ),
             resync_seconds=float(env.get("CIAL_ROUTER_RESYNC_SECONDS", "5")),
             admin_url=env.get("CIAL_ADMIN_URL", "http://localhost:3100/admin"),
-<<<<<<< HEAD
             app_url=env.get("CIAL_APP_URL") or None,
             router_token=env.get("CIAL_ROUTER_TOKEN") or None,
             idle_tick_seconds=float(env.get("CIAL_IDLE_TICK_SECONDS", "1")),
@@ -82,10 +78,8 @@ class RouterSettings:
                 max_waiting_per_tenant=int(env.get("CIAL_WAKE_MAX_WAITING_PER_TENANT", "256")),
                 max_waiting=int(env.get("CIAL_WAKE_MAX_WAITING", "2048")),
             ),
-=======
             ws_ping_seconds=float(env.get("CIAL_ROUTER_WS_PING_SECONDS", "20")),
             ws_ping_timeout_seconds=float(env.get("CIAL_ROUTER_WS_PING_TIMEOUT_SECONDS", "20")),
->>>>>>> ws-liveness
         )
 
 
@@ -121,19 +115,12 @@ async def run(settings: RouterSettings, stop: asyncio.Event) -> None:
         on_change=changed,
     )
     proxy = create_proxy(
-<<<<<<< HEAD
         IdleResolver(table, waker),
         name="router",
         strip_cookies=APP_COOKIES,
         observer=Observers(metrics, activity),
-=======
-        TableResolver(table),
-        name="router",
-        strip_cookies=APP_COOKIES,
-        observer=metrics,
         websocket_ping_interval=settings.ws_ping_seconds,
         websocket_ping_timeout=settings.ws_ping_timeout_seconds,
->>>>>>> ws-liveness
     )
     feeding = asyncio.create_task(feed.run(), name="route feed")
     keeper: IdleKeeper | None = None
@@ -145,6 +132,7 @@ async def run(settings: RouterSettings, stop: asyncio.Event) -> None:
             control,
             tick=settings.idle_tick_seconds,
             drain_grace=settings.idle_drain_seconds,
+            close_websockets=proxy.close_websockets,
         )
         keeping = asyncio.create_task(keeper.run(), name="idle keeper")
     await proxy.start(settings.host, settings.port)
