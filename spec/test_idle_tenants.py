@@ -72,8 +72,11 @@ def tenant(stack: ComposeStack, owner: httpx.Client) -> Iterator[dict[str, Any]]
         yield body
     finally:
         # A client of its own: the App may have been restarted (and published anew) meanwhile.
-        with signed_in(stack.app_url, OWNER, setup_token=stack.setup_token) as client:
+        client = signed_in(stack.app_url, OWNER, setup_token=stack.setup_token)
+        try:
             client.delete(f"/api/admin/tenants/{slug}")
+        finally:
+            client.close()
 
 
 def idle_after(owner: httpx.Client, slug: str, seconds: int | None) -> None:
