@@ -16,7 +16,7 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 
 .PHONY: help venv docker wheels base-image postgres-image tenant-image app-image images \
         local-up local-down logs status test test-fast lint bench chromium \
-        verify verify-L0 verify-L1 verify-L2 verify-L3 verify-L4 verify-L5 verify-L6
+        verify verify-L0 verify-L1 verify-L2 verify-L3 verify-L4 verify-L5 verify-L6 verify-idle
 
 help:
 	@echo "make local-up     run the platform (admin on http://localhost:3100/admin)"
@@ -105,8 +105,12 @@ verify-L5: venv images chromium
 verify-L6: venv images chromium
 	$(PYTEST) spec/test_l6_smoke.py
 
+# Idle tenants: the fast tests of both halves (router, App), then the spec on the compose stack.
+verify-idle: venv images chromium
+	$(PYTEST) tests/app/test_router_idle.py tests/app/test_idle.py tests/proxy/test_liveness.py spec/test_idle_tenants.py
+
 # Every phase in order, each one's spec alone.
-verify: verify-L0 verify-L1 verify-L2 verify-L3 verify-L4 verify-L5 verify-L6
+verify: verify-L0 verify-L1 verify-L2 verify-L3 verify-L4 verify-L5 verify-L6 verify-idle
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -121,3 +125,5 @@ bench: venv images chromium
 	CIAL_TENANT_IMAGE=$(TENANT_IMAGE) $(PY) bench/sso_verify.py
 	$(PY) bench/sso_open.py
 	$(PY) bench/local_up.py
+	$(PY) bench/idle_wake.py
+	$(PY) bench/ws_tunnel.py
