@@ -225,3 +225,29 @@ class TestAdminPages:
                 owner, f"/admin/tenants/acme/{verb}", {}, token_from="/admin/tenants/acme"
             )
             assert response.status_code == 404
+
+
+class TestABurstOfWakes:
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        return with_(settings, max_parallel_starts=2)
+
+    async def test_waking_many_idle_tenants_at_once_starts_them_a_few_at_a_time(
+        self, running: Running, owner: Client
+    ) -> None:
+        slugs = [f"burst{i}" for i in range(6)]
+        for slug in slugs:
+            await running_tenant(running, owner, slug)
+            await router_call(owner, slug, "idle")
+        await running.settle()
+        gate = running.engine.hold("create")
+        answers = await asyncio.gather(*(router_call(owner, slug, "wake") for slug in slugs))
+        assert [a.status_code for a in answers] == [202] * 6
+        await gate.arrived.wait()
+        await asyncio.sleep(0.1)
+        assert gate.waiting == 2  # the App's start slots: the rest wait their turn
+        waiting = [(await tenant(owner, slug))["state_reason"] for slug in slugs]
+        assert sum("waiting to start" in (reason or "") for reason in waiting) == 4
+        gate.open()
+        await running.settle()
+        assert {(await tenant(owner, slug))["state"] for slug in slugs} == {"running"}
