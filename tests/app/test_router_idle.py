@@ -376,3 +376,11 @@ async def until(condition: Callable[[], bool]) -> None:
         return condition() or None
 
     await eventually_async(check, timeout=DEADLINE, interval=0.005, what="the condition")
+
+
+class TestBookkeeping:
+    async def test_a_deleted_tenant_is_forgotten(self, router: Router) -> None:
+        awake(router)
+        assert SLUG in router.activity.known()
+        router.table.remove(SLUG)
+        assert SLUG not in router.activity.known()

@@ -73,6 +73,9 @@ class Activity:
             self._last.pop(slug, None)
             self._events.pop(slug, None)
 
+    def known(self) -> list[str]:
+        return list(self._last)
+
     # ------------------------------------------------------------------- the engine's Observer
     # The engine calls request_started right after the resolver returns (nothing in between can
     # let the keeper run) and request_finished at the end of the response, or of the WebSocket

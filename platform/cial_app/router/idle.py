@@ -48,6 +48,15 @@ class IdleKeeper:
         self._close_websockets = close_websockets
         self._drains: dict[str, asyncio.Task[None]] = {}
         self.stopped = 0  # tenants the App was asked to stop, for metrics and tests
+        table.listen(self._forget_deleted)
+
+    def _forget_deleted(self, slug: str | None) -> None:
+        """What the activity knows of deleted tenants goes with them (one router, many tenants
+        created and deleted over months)."""
+        gone = [s for s in self._activity.known() if self._table.get(s) is None] if slug is None else [slug]
+        for name in gone:
+            if self._table.get(name) is None:
+                self._activity.forget(name)
 
     async def run(self) -> None:
         while True:
