@@ -28,10 +28,18 @@ OWNER = Owner("Ida Idle", "idle@example.com")
 IDLE_SECONDS = 3
 
 
+@pytest.fixture(scope="module")
+def idle_stack(stack: ComposeStack) -> ComposeStack:
+    """The session's stack, emptied, with this module's owner (the App has one owner)."""
+    stack.fresh()
+    signed_in(stack.app_url, OWNER, setup_token=stack.setup_token).close()
+    return stack
+
+
 @pytest.fixture
-def owner(stack: ComposeStack) -> Iterator[httpx.Client]:
+def owner(idle_stack: ComposeStack) -> Iterator[httpx.Client]:
     # Per test: one of them restarts the App, which publishes it on another port.
-    client = signed_in(stack.app_url, OWNER, setup_token=stack.setup_token)
+    client = signed_in(idle_stack.app_url, OWNER)
     try:
         yield client
     finally:

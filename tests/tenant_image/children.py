@@ -54,6 +54,16 @@ def raise_error() -> Callable[[], None]:
     return run
 
 
+def raise_error_soon() -> Callable[[], None]:
+    """Raises after its neighbours had time to start (and print their pid) even on a busy machine."""
+
+    def run() -> None:
+        time.sleep(0.3)
+        raise RuntimeError("boom in the service")
+
+    return run
+
+
 def ignore_sigterm() -> Callable[[], None]:
     def run() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
