@@ -92,6 +92,9 @@ class FlyFake(httpx.AsyncBaseTransport):
         self.rate_limited = 0
         self._ids = itertools.count(1)
         self._buckets: dict[str, tuple[float, float]] = {}
+        # Set to hold every `wait` until the event is set (a test cancels an operation mid-way).
+        self.wait_gate: asyncio.Event | None = None
+        self.waiting = asyncio.Event()
 
     # ------------------------------------------------------------------------ levers for tests
 
@@ -128,6 +131,9 @@ class FlyFake(httpx.AsyncBaseTransport):
             return _answer(401, {"error": "unauthorized", "status": 401})
         query = {k: v[-1] for k, v in parse_qs(request.url.query.decode()).items()}
         raw = await request.aread()
+        if self.wait_gate is not None and path.endswith("/wait"):
+            self.waiting.set()
+            await self.wait_gate.wait()
         body: Any = json.loads(raw) if raw else None
         try:
             self._limit(request.method, path)

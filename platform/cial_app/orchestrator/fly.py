@@ -57,6 +57,8 @@ MEMORY_STEP_MB = 256  # Fly sizes memory in multiples of 256 MB
 WAIT_SLICE_SECONDS = 60  # the longest wait Fly accepts in one call
 DEFAULT_DEADLINE = 300.0  # how long a start or stop may take in all (slices of /wait)
 ENSURE_ROUNDS = 3  # lookups after unanswered POSTs before giving up
+_STARTABLE = frozenset({"stopped", "created", "suspended", "failed"})
+_DEAD_ENDS = frozenset({"failed", "launch_failed", "destroyed", "replaced"})
 _APP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$")
 _VOLUME_NAME = re.compile(r"^cial-tenant-(.+)-data$")
 
@@ -344,23 +346,26 @@ class FlyOrchestrator:
     # ------------------------------------------------------------------------- state changes
 
     async def _started(self, app: str, raw: Mapping[str, Any], tenant_id: str) -> Machine:
-        """Started and answering (or an error saying why not); a started machine is left alone."""
+        """Started (or an error saying why not); a started machine is left alone, and one on its
+        way up (`starting`, e.g. adopted from a POST whose answer was lost) is only waited for:
+        waiting changes nothing, so it needs no lease, and that POST's lease may still be held."""
         machine_id = str(raw["id"])
-        if raw["state"] != "started":
-            async with leased(
-                self.api, app, machine_id, who=f"tenant {tenant_id}", nonce=raw.get("nonce")
-            ) as nonce:
-                current = raw if raw.get("nonce") else await self._get(app, machine_id, tenant_id)
-                if current["state"] in ("stopped", "created", "suspended", "failed"):
+        nonce = raw.get("nonce")  # our create's own lease (`lease_ttl`), to use and release
+        if raw["state"] in _STARTABLE or nonce is not None:
+            async with leased(self.api, app, machine_id, who=f"tenant {tenant_id}", nonce=nonce) as held:
+                current = raw if nonce is not None else await self._get(app, machine_id, tenant_id)
+                if current["state"] in _STARTABLE:
                     await self.api.call(
                         "POST",
                         f"{machine_path(app, machine_id)}/start",
                         f"start tenant {tenant_id}",
                         pace=f"start:{machine_id}",
-                        nonce=nonce,
+                        nonce=held,
                         idempotent=True,  # starting a started machine changes nothing
                     )
                 await self._wait(app, machine_id, "started", tenant_id, None)
+        elif raw["state"] != "started":
+            await self._wait(app, machine_id, "started", tenant_id, None)
         final = await self._get(app, machine_id, tenant_id)
         if final["state"] != "started":
             raise MachineCrashed(
@@ -416,6 +421,13 @@ class FlyOrchestrator:
             except FlyApiError as exc:
                 if exc.status != 408:
                     raise
+            # A slice ran out: a machine that can no longer get there is not waited for further.
+            current = await self._get(app, machine_id, tenant_id)
+            if current["state"] in _DEAD_ENDS and current["state"] != state:
+                raise MachineCrashed(
+                    f"tenant {tenant_id}'s Fly machine {machine_id} is {current['state']} "
+                    f"instead of {state}{_last_exit(current)}"
+                )
 
     async def _destroy_machine(self, app: str, machine_id: str, tenant_id: str) -> None:
         """Forced (a running machine goes too); 404 is done. Under a lease when one can be had:
@@ -595,6 +607,11 @@ def _exit_code(raw: Mapping[str, Any]) -> int | None:
         if event.get("type") == "exit" and isinstance(exit_event, Mapping):
             return int(exit_event.get("exit_code", 0))
     return None
+
+
+def _last_exit(raw: Mapping[str, Any]) -> str:
+    code = _exit_code(raw)
+    return "" if code is None else f" (its process exited with code {code})"
 
 
 def _asked_to_stop(raw: Mapping[str, Any]) -> bool:

@@ -28,11 +28,9 @@ class TestCreate:
     ) -> None:
         machine = await driver.create(spec)
         assert machine.state is MachineState.RUNNING
-        assert (machine.tenant_id, machine.slug, machine.name) == (
-            spec.tenant_id,
-            spec.slug,
-            spec.machine_name,
-        )
+        assert (machine.tenant_id, machine.slug) == (spec.tenant_id, spec.slug)
+        # Named after the slug; a driver scoped to an App instance may add that instance's suffix.
+        assert (machine.name or "").startswith(spec.machine_name)
         assert machine.volume == spec.volume_name
         assert machine.upstream is not None and machine.upstream.port == 8080
         assert machine.id
