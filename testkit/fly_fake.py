@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
+from cial_app.orchestrator.fly import FlyOrchestrator
 
 LEASE_HEADER = "fly-machine-lease-nonce"
 MUTATION_RATE, MUTATION_BURST = 1.0, 3.0
@@ -28,6 +29,8 @@ GET_RATE, GET_BURST = 5.0, 5.0
 MAX_WAIT_SECONDS = 60
 _VOLUME_NAME = re.compile(r"^[a-z0-9_]{1,30}$")
 _APP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$")
+# Every change to a machine must carry the lease nonce (the create's POST holds its own lease).
+_MACHINE_MUTATION = re.compile(r"/v1/apps/[^/]+/machines/[^/]+(/start|/stop|/restart|/suspend)?")
 _TRANSITIONS = {"starting": "started", "stopping": "stopped", "destroying": "destroyed"}
 
 
@@ -450,3 +453,27 @@ def _now() -> str:
 
 def _version() -> str:
     return secrets.token_hex(13).upper()
+
+
+def fly_driver(fake: FlyFake, *, instance: str = "fly-fake", deadline: float = 300.0) -> FlyOrchestrator:
+    """The Fly driver wired to the fake: its transport and its clock."""
+    return FlyOrchestrator(
+        token=fake.token,
+        org="cial-test",
+        region="cdg",
+        url="http://fly.test",
+        instance=instance,
+        deadline=deadline,
+        transport=fake,
+        clock=fake.clock,
+        sleep=fake.clock.sleep,
+    )
+
+
+def unleased_mutations(fake: FlyFake) -> list[tuple[str, str]]:
+    """Changes to a machine that reached the fake without a lease nonce (Fly's rule: none)."""
+    return [
+        (method, path)
+        for method, path, nonce in fake.requests
+        if method in ("POST", "DELETE") and _MACHINE_MUTATION.fullmatch(path) and nonce is None
+    ]

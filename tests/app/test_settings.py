@@ -148,7 +148,9 @@ class TestSettingsFromEnvironment:
 
 
 def test_the_admins_own_host_is_always_allowed() -> None:
-    settings = Settings.from_env({"CIAL_ALLOWED_HOSTS": "localhost", "CIAL_ADMIN_URL": "https://Admin.Example:8443/admin"})
+    settings = Settings.from_env(
+        {"CIAL_ALLOWED_HOSTS": "localhost", "CIAL_ADMIN_URL": "https://Admin.Example:8443/admin"}
+    )
     assert settings.allowed_hosts == {"localhost", "admin.example"}
 
 

@@ -20,9 +20,7 @@ from cial_app.orchestrator import (
 from cial_app.orchestrator.base import MiB
 from cial_app.orchestrator.fly import FlyOrchestrator
 
-from testkit.fly_fake import FakeClock, FlyFake
-
-from .contract.conftest import fly_driver, unleased_mutations
+from testkit.fly_fake import FakeClock, FlyFake, fly_driver, unleased_mutations
 
 MACHINES = r"/v1/apps/[^/]+/machines"
 

@@ -9,44 +9,17 @@ says which.
 from __future__ import annotations
 
 import os
-import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 from cial_app.orchestrator import MachineSpec, MachineTemplate, Orchestrator
-from cial_app.orchestrator.fly import FlyOrchestrator
 from cial_app.orchestrator.memory import MemoryOrchestrator
 
-from testkit.fly_fake import FlyFake
+from testkit.fly_fake import FlyFake, fly_driver, unleased_mutations
 
 TENANT_IMAGE = os.environ.get("CIAL_TENANT_IMAGE", "cial-tenant:dev")
 INSTANCE = f"contract-{uuid.uuid4().hex[:8]}"
-FLY_TOKEN = "fake-fly-token"
-# Every change to a machine must carry the lease nonce (the create's POST holds its own lease).
-_MACHINE_MUTATION = re.compile(r"/v1/apps/[^/]+/machines/[^/]+(/start|/stop|/restart|/suspend)?")
-
-
-def fly_driver(fake: FlyFake, **options: object) -> FlyOrchestrator:
-    return FlyOrchestrator(
-        token=FLY_TOKEN,
-        org="cial-test",
-        region="cdg",
-        url="http://fly.test",
-        instance=INSTANCE,
-        transport=fake,
-        clock=fake.clock,
-        sleep=fake.clock.sleep,
-        **options,  # type: ignore[arg-type]
-    )
-
-
-def unleased_mutations(fake: FlyFake) -> list[tuple[str, str]]:
-    return [
-        (method, path)
-        for method, path, nonce in fake.requests
-        if method in ("POST", "DELETE") and _MACHINE_MUTATION.fullmatch(path) and nonce is None
-    ]
 
 
 def _docker_or_skip() -> None:
@@ -82,8 +55,8 @@ async def driver(request: pytest.FixtureRequest) -> AsyncIterator[Orchestrator]:
             await engine.aclose()
             sweep(INSTANCE)
     else:
-        fake = FlyFake(token=FLY_TOKEN)
-        fly = fly_driver(fake)
+        fake = FlyFake()
+        fly = fly_driver(fake, instance=INSTANCE)
         try:
             yield fly
         finally:
