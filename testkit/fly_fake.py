@@ -93,6 +93,7 @@ class FlyFake(httpx.AsyncBaseTransport):
         # What reached the fake: (method, path, lease nonce or None), and 429s from its limits.
         self.requests: list[tuple[str, str, str | None]] = []
         self.rate_limited = 0
+        self.limited_keys: list[str] = []
         self._ids = itertools.count(1)
         self._buckets: dict[str, tuple[float, float]] = {}
         # Set to hold every `wait` until the event is set (a test cancels an operation mid-way).
@@ -162,6 +163,7 @@ class FlyFake(httpx.AsyncBaseTransport):
         if tokens < 1.0 - 1e-6:  # the same hair the driver allows
             self._buckets[key] = (tokens, self.clock())
             self.rate_limited += 1
+            self.limited_keys.append(key)
             raise _Refused(429, "rate limit exceeded")
         self._buckets[key] = (tokens - 1.0, self.clock())
 

@@ -167,7 +167,8 @@ class TestRateLimits:
         assert fly.api.pacer.waited > 0  # it did have to wait: the test reaches the limits
 
     async def test_a_refused_token_names_the_setting(self, fake: FlyFake, spec: MachineSpec) -> None:
-        fake.token = "another"
+        fly = fly_driver(fake)
+        fake.token = "another"  # the token was revoked, or CIAL_FLY_TOKEN is a stale one
         with pytest.raises(EngineError) as caught:
-            await fly_driver(fake).create(spec)
+            await fly.create(spec)
         assert "CIAL_FLY_TOKEN" in caught.value.reason

@@ -54,7 +54,10 @@ async def acquire(api: FlyApi, app: str, machine_id: str, *, who: str) -> str:
             await api.sleep(delay)
             delay *= 2
             continue
-        return str(data["data"]["nonce"])
+        # The published description has the lease at the top level; Fly's guide shows it wrapped in
+        # {"status", "data"}. Either is read.
+        lease = data.get("data", data) if isinstance(data, dict) else {}
+        return str(lease["nonce"])
     raise AssertionError("unreachable")  # the loop returns or raises
 
 
