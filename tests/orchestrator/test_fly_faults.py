@@ -172,3 +172,25 @@ class TestRateLimits:
         with pytest.raises(EngineError) as caught:
             await fly.create(spec)
         assert "CIAL_FLY_TOKEN" in caught.value.reason
+
+
+class TestNoNeedlessChanges:
+    async def test_start_of_a_started_machine_sends_no_change_and_takes_no_lease(
+        self, fake: FlyFake, fly: FlyOrchestrator, spec: MachineSpec
+    ) -> None:
+        await fly.create(spec)
+        before = len(fake.requests)
+        await fly.start(spec.tenant_id)
+        assert [method for method, _, _ in fake.requests[before:]] == ["GET"] * (len(fake.requests) - before)
+
+    async def test_ten_tenants_created_at_once_are_ten_machines(
+        self, fake: FlyFake, fly: FlyOrchestrator
+    ) -> None:
+        template = MachineTemplate()
+        specs = [template.spec_for(str(uuid.uuid4()), f"many-{i}") for i in range(10)]
+        machines = await asyncio.gather(*(fly.create(s) for s in specs))
+        assert all(m.state is MachineState.RUNNING for m in machines)
+        assert len(fake.machines()) == 10 and posts(fake) == 10
+        # Requests paced apart can still arrive together on the shared fake clock: the few 429s
+        # that causes are resent (reads) or were refused before anything was applied.
+        assert fake.rate_limited <= 3
