@@ -60,6 +60,7 @@ class Faults:
     create_503_applied: int = 0  # machine POST applied, then answered 503
     stale_list: int = 0  # machine list answers [] whatever exists
     start_fails: int = 0  # a start ends in `failed` instead of `started`
+    create_answer_bare: int = 0  # a machine POST's answer has no lease nonce and reads `created`
 
 
 @dataclass
@@ -322,6 +323,10 @@ class FlyFake(httpx.AsyncBaseTransport):
         if body.get("lease_ttl"):
             lease = self.hold_lease(machine_id, ttl=float(body["lease_ttl"]), owner="creator")
             answer["nonce"] = lease
+        if self.faults.create_answer_bare > 0:
+            self.faults.create_answer_bare -= 1
+            answer.pop("nonce", None)
+            answer["state"] = "created"  # as first seen; it is launching all the same
         if self.faults.create_503_applied > 0:
             self.faults.create_503_applied -= 1
             raise _Refused(503, "service unavailable")  # ... and yet the machine exists

@@ -78,6 +78,13 @@ class TestCreateIsAnEnsure:
         assert machine.state is MachineState.RUNNING
         assert posts(fake) == 1 and len(fake.machines()) == 1
 
+    async def test_a_post_answer_without_its_lease_and_reading_created_is_only_waited_for(
+        self, fake: FlyFake, fly: FlyOrchestrator, spec: MachineSpec
+    ) -> None:
+        fake.faults.create_answer_bare = 1
+        assert (await fly.create(spec)).state is MachineState.RUNNING
+        assert fake.count("POST", rf"{MACHINES}/[^/]+/(start|lease)") == 0
+
     async def test_memory_is_rounded_up_to_fly_steps_of_256_mb(
         self, fake: FlyFake, fly: FlyOrchestrator, spec: MachineSpec
     ) -> None:

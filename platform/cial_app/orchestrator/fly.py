@@ -96,8 +96,8 @@ class FlyOrchestrator:
         app = self.app_of(spec.tenant_id)
         async with self._lock(spec.tenant_id):
             await self._ensure_app(app, spec.tenant_id)
-            raw = await self._ensure_machine(app, spec)
-            return await self._started(app, raw, spec.tenant_id)
+            raw, launched = await self._ensure_machine(app, spec)
+            return await self._started(app, raw, spec.tenant_id, launched=launched)
 
     async def start(self, tenant_id: str) -> Machine:
         app = self.app_of(tenant_id)
@@ -244,7 +244,8 @@ class FlyOrchestrator:
                 raise
             await self.api.call("GET", f"/v1/apps/{app}", f"look up app {app}", pace="", idempotent=True)
 
-    async def _ensure_machine(self, app: str, spec: MachineSpec) -> dict[str, Any]:
+    async def _ensure_machine(self, app: str, spec: MachineSpec) -> tuple[dict[str, Any], bool]:
+        """The machine, and whether we just POSTed it (Fly then starts it by itself)."""
         for _ in range(ENSURE_ROUNDS):
             raw = await self._find(app, spec.tenant_id)
             if raw is not None and (raw["state"] in ("failed", "launch_failed") or _image(raw) != spec.image):
@@ -252,10 +253,10 @@ class FlyOrchestrator:
                 await self._destroy_machine(app, raw["id"], spec.tenant_id)
                 raw = None
             if raw is not None:
-                return raw
+                return raw, False
             volume = await self._ensure_volume(app, spec)
             try:
-                return await self._post_machine(app, spec, volume)
+                return await self._post_machine(app, spec, volume), True
             except FlyUnanswered:
                 continue  # maybe applied: look again, never resend
             except FlyApiError as exc:
@@ -345,16 +346,20 @@ class FlyOrchestrator:
 
     # ------------------------------------------------------------------------- state changes
 
-    async def _started(self, app: str, raw: Mapping[str, Any], tenant_id: str) -> Machine:
+    async def _started(
+        self, app: str, raw: Mapping[str, Any], tenant_id: str, *, launched: bool = False
+    ) -> Machine:
         """Started (or an error saying why not); a started machine is left alone, and one on its
         way up (`starting`, e.g. adopted from a POST whose answer was lost) is only waited for:
         waiting changes nothing, so it needs no lease, and that POST's lease may still be held."""
         machine_id = str(raw["id"])
         nonce = raw.get("nonce")  # our create's own lease (`lease_ttl`), to use and release
-        if raw["state"] in _STARTABLE or nonce is not None:
+        if (raw["state"] in _STARTABLE and not launched) or nonce is not None:
             async with leased(self.api, app, machine_id, who=f"tenant {tenant_id}", nonce=nonce) as held:
                 current = raw if nonce is not None else await self._get(app, machine_id, tenant_id)
-                if current["state"] in _STARTABLE:
+                # A machine we just POSTed is launching by itself (its first state may read
+                # `created`): it is waited for, never started twice.
+                if current["state"] in _STARTABLE and not launched:
                     await self.api.call(
                         "POST",
                         f"{machine_path(app, machine_id)}/start",
