@@ -16,7 +16,8 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 
 .PHONY: help venv docker wheels base-image postgres-image tenant-image app-image images \
         local-up local-down logs status test test-fast lint bench chromium \
-        verify verify-L0 verify-L1 verify-L2 verify-L3 verify-L4 verify-L5 verify-L6 verify-idle
+        verify verify-L0 verify-L1 verify-L2 verify-L3 verify-L4 verify-L5 verify-L6 verify-idle \
+        verify-fly
 
 help:
 	@echo "make local-up     run the platform (admin on http://localhost:3100/admin)"
@@ -25,6 +26,8 @@ help:
 	@echo "make status       the services and every tenant: state, address, uptime"
 	@echo "make test         lint, then every fast test and every acceptance spec"
 	@echo "make verify-L<n>  one phase's acceptance spec (L0 .. L6); make verify runs them all"
+	@echo "make verify-idle  idle tenants stop and wake on the next request"
+	@echo "make verify-fly   the Fly driver: contract over all drivers, faults on the fake Machines API"
 	@echo "make lint         ruff and mypy"
 	@echo "make bench        print the figures (never pass/fail on time)"
 
@@ -109,8 +112,15 @@ verify-L6: venv images chromium
 verify-idle: venv images chromium
 	$(PYTEST) tests/app/test_router_idle.py tests/app/test_idle.py tests/proxy/test_liveness.py spec/test_idle_tenants.py
 
+# The Fly Machines driver, offline: one contract over every driver (memory; docker on the real
+# engine with $(TENANT_IMAGE), skipped, saying so, without it; fly on the fake Machines API), the
+# fly faults on the fake, and the App on the fly driver. All under tests/, so `make test` runs them.
+verify-fly: venv tenant-image
+	$(PYTEST) tests/orchestrator/contract tests/orchestrator/test_fly_faults.py \
+		tests/orchestrator/test_fly_states.py tests/orchestrator/test_fly_live.py tests/app/test_fly_app.py
+
 # Every phase in order, each one's spec alone.
-verify: verify-L0 verify-L1 verify-L2 verify-L3 verify-L4 verify-L5 verify-L6 verify-idle
+verify: verify-L0 verify-L1 verify-L2 verify-L3 verify-L4 verify-L5 verify-L6 verify-idle verify-fly
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -119,6 +129,7 @@ lint: venv
 bench: venv images chromium
 	$(PY) bench/tenant_image.py
 	$(PY) bench/orchestrator.py
+	$(PY) bench/fly_calls.py
 	$(PY) bench/app.py
 	CIAL_TENANT_IMAGE=$(TENANT_IMAGE) $(PY) bench/proxy.py
 	$(PY) bench/router.py

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from cial_app.errors import ConfigurationError, InvalidInput
@@ -86,6 +87,13 @@ class Settings:
     # and its bearer token. Kept out of the repr, like the SSO secret.
     orchestrator_url: str | None = None
     orchestrator_token: str | None = field(default=None, repr=False)
+    # The `fly` driver only (README, "Production (Fly Machines)"): Fly's Machines API, its token
+    # (kept out of the repr), the org whose apps are the tenants' and the region they run in.
+    fly_api_url: str = "https://api.machines.dev"
+    fly_token: str | None = field(default=None, repr=False)
+    fly_org: str | None = None
+    fly_region: str | None = None
+    fly_app_prefix: str = "cial"
     # Labels every tenant resource this App makes, and bounds what it adopts and sweeps as orphans:
     # two Apps on one Docker engine (a spec's beside `make local-up`) never touch each other's.
     instance: str = "local"
@@ -130,6 +138,7 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         defaults = cls()
+        driver = _choice(env, "CIAL_ORCHESTRATOR", defaults.orchestrator, drivers())
         return cls(
             database_url=env.get("DATABASE_URL") or None,
             sqlite_path=Path(env.get("CIAL_SQLITE_PATH") or defaults.sqlite_path),
@@ -178,11 +187,12 @@ class Settings:
             ),
             tenant_image=env.get("CIAL_TENANT_IMAGE") or defaults.tenant_image,
             docker_network=(network := env.get("CIAL_DOCKER_NETWORK") or None),
-            orchestrator=(driver := _choice(env, "CIAL_ORCHESTRATOR", defaults.orchestrator, drivers())),
+            orchestrator=driver,
             orchestrator_url=_orchestrator_url(env, driver),
             orchestrator_token=_orchestrator_token(env, driver),
             instance=_instance(env, defaults.instance),
-            health_via=_health_via(env, network, env.get("CIAL_ROUTER_CONTROL_URL") or None),
+            **_fly(env, driver, defaults),
+            health_via=_health_via(env, network, env.get("CIAL_ROUTER_CONTROL_URL") or None, driver),
             router_control_url=env.get("CIAL_ROUTER_CONTROL_URL") or None,
             tenant_url_template=_url_template(env, defaults.tenant_url_template),
             tenant_subnet_pool=_subnet_pool(env),
@@ -230,6 +240,47 @@ def _orchestrator_token(env: Mapping[str, str], driver: str) -> str | None:
             "`make local-up` generates one into .local/secrets.env"
         )
     return token
+
+
+_FLY_ORG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_FLY_REGION = re.compile(r"^[a-z]{3}$")
+_FLY_PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,20}$")
+
+
+def _fly(env: Mapping[str, str], driver: str, defaults: Settings) -> dict[str, Any]:
+    """The Fly driver's settings; with CIAL_ORCHESTRATOR=fly each is checked and a missing one
+    named, so the App refuses to start rather than fail on its first tenant."""
+    url = (env.get("CIAL_FLY_API_URL") or "").strip().rstrip("/") or defaults.fly_api_url
+    token = (env.get("CIAL_FLY_TOKEN") or "").strip() or None
+    org = (env.get("CIAL_FLY_ORG") or "").strip() or None
+    region = (env.get("CIAL_FLY_REGION") or "").strip().lower() or None
+    prefix = (env.get("CIAL_FLY_APP_PREFIX") or "").strip() or defaults.fly_app_prefix
+    if driver == "fly":
+        if not url.startswith(("http://", "https://")):
+            raise ConfigurationError(f"CIAL_FLY_API_URL must be an http(s) URL, got {url!r}")
+        if token is None:
+            raise ConfigurationError(
+                "CIAL_ORCHESTRATOR=fly needs CIAL_FLY_TOKEN (`fly tokens create org` makes one)"
+            )
+        if org is None or not _FLY_ORG.match(org):
+            raise ConfigurationError(
+                f"CIAL_ORCHESTRATOR=fly needs CIAL_FLY_ORG, your Fly org's slug; got {org!r}"
+            )
+        if region is None or not _FLY_REGION.match(region):
+            raise ConfigurationError(
+                f"CIAL_ORCHESTRATOR=fly needs CIAL_FLY_REGION, a Fly region code like cdg; got {region!r}"
+            )
+        if not _FLY_PREFIX.match(prefix):
+            raise ConfigurationError(
+                f"CIAL_FLY_APP_PREFIX must be 1-21 of [a-z0-9-], starting with a letter; got {prefix!r}"
+            )
+    return {
+        "fly_api_url": url,
+        "fly_token": token,
+        "fly_org": org,
+        "fly_region": region,
+        "fly_app_prefix": prefix,
+    }
 
 
 _INSTANCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -335,8 +386,19 @@ def _subnet_pool(env: Mapping[str, str]) -> str | None:
     return str(pool)
 
 
-def _health_via(env: Mapping[str, str], network: str | None, control: str | None) -> HealthVia:
+def _health_via(
+    env: Mapping[str, str], network: str | None, control: str | None, driver: str = "docker"
+) -> HealthVia:
     choices = [a.value for a in HealthVia]
+    if driver == "fly":
+        # A Fly machine publishes nothing on our loopback: the App (itself on Fly) dials the
+        # machine's private address, <id>.vm.<app>.internal:8080, over the 6PN network.
+        via = HealthVia(_choice(env, "CIAL_TENANT_HEALTH_VIA", HealthVia.UPSTREAM.value, choices))
+        if via is HealthVia.PUBLISHED:
+            raise ConfigurationError(
+                "CIAL_ORCHESTRATOR=fly publishes no port: CIAL_TENANT_HEALTH_VIA=upstream"
+            )
+        return via
     via = HealthVia(_choice(env, "CIAL_TENANT_HEALTH_VIA", HealthVia.PUBLISHED.value, choices))
     if via is HealthVia.ROUTER and control is None:
         raise ConfigurationError("CIAL_TENANT_HEALTH_VIA=router needs CIAL_ROUTER_CONTROL_URL")

@@ -112,12 +112,18 @@ class Running:
 
 @asynccontextmanager
 async def run_app(
-    settings: Settings, engine: FakeEngine | None = None, *, argon2: Argon2 | None = None
+    settings: Settings,
+    engine: FakeEngine | None = None,
+    *,
+    argon2: Argon2 | None = None,
+    orchestrator: Orchestrator | None = None,
 ) -> AsyncIterator[Running]:
     """The App on this loop: its lifespan, requests and background tasks share one event loop,
-    so a test can hold an engine call half-way and look at the App meanwhile."""
+    so a test can hold an engine call half-way and look at the App meanwhile. `orchestrator`: a
+    driver of the test's own in place of the fake engine (which then only answers health checks)."""
     engine = engine or FakeEngine()
-    app = create_app(settings, orchestrator=_driver(engine, settings), health=engine.probe, argon2=argon2)
+    driver = orchestrator or _driver(engine, settings)
+    app = create_app(settings, orchestrator=driver, health=engine.probe, argon2=argon2)
     async with _lifespan(app):
         # The reconciler's first round starts with the App; let it finish before the test acts.
         await services_of(app).provisioning.loop.tick()

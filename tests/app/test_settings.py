@@ -112,7 +112,10 @@ class TestSettingsFromEnvironment:
             ({"CIAL_APP_PORT": "70000"}, "between 1 and 65535"),
             ({"CIAL_SESSION_TTL_SECONDS": "5"}, ">= 60"),
             ({"CIAL_COOKIE_SECURE": "maybe"}, "true or false"),
-            ({"CIAL_ORCHESTRATOR": "kubernetes"}, "CIAL_ORCHESTRATOR must be one of docker, memory"),
+            (
+                {"CIAL_ORCHESTRATOR": "kubernetes"},
+                "CIAL_ORCHESTRATOR must be one of docker, fly, memory, remote",
+            ),
             (
                 {"CIAL_TENANT_HEALTH_VIA": "magic"},
                 "CIAL_TENANT_HEALTH_VIA must be one of published, upstream, router",

@@ -50,7 +50,7 @@ class TestImportCost:
 
 class TestRegistry:
     def test_the_known_drivers_are_listed(self) -> None:
-        assert drivers() == ["docker", "memory", "remote"]
+        assert drivers() == ["docker", "fly", "memory", "remote"]
 
     def test_a_driver_satisfies_the_protocol(self) -> None:
         assert isinstance(get_orchestrator("memory"), Orchestrator)
@@ -60,6 +60,6 @@ class TestRegistry:
         assert driver.driver == "memory"
 
     def test_an_unknown_driver_names_the_known_ones(self) -> None:
-        with pytest.raises(UnknownDriver, match=r"'fly'.*docker, memory") as raised:
-            get_orchestrator("fly")
+        with pytest.raises(UnknownDriver, match=r"'kubernetes'.*docker, fly, memory, remote") as raised:
+            get_orchestrator("kubernetes")
         assert raised.value.code == "unknown_driver"

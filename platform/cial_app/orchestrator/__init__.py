@@ -37,6 +37,7 @@ from .errors import (
     HealthTimeout,
     ImageNotFound,
     InvalidSpec,
+    MachineBusy,
     MachineCrashed,
     MachineNotFound,
     NameConflict,
@@ -55,6 +56,8 @@ _DRIVERS = {
     "memory": "cial_app.orchestrator.memory:MemoryOrchestrator",
     # The orchestrator service over HTTP (cial_app.orchestrator_service), which holds the socket.
     "remote": "cial_app.orchestrator.remote:RemoteOrchestrator",
+    # Production: Fly Machines over its HTTP API (one Fly app per tenant; README).
+    "fly": "cial_app.orchestrator.fly:FlyOrchestrator",
 }
 
 
@@ -96,6 +99,7 @@ __all__ = [
     "ImageNotFound",
     "InvalidSpec",
     "Machine",
+    "MachineBusy",
     "MachineCrashed",
     "MachineNotFound",
     "MachineSpec",

@@ -85,3 +85,9 @@ class MachineCrashed(OrchestratorError):
 
 class UnknownDriver(OrchestratorError):
     code = "unknown_driver"
+
+
+class MachineBusy(OrchestratorError):
+    """Another operation holds the machine (a Fly lease) and did not let go while we waited."""
+
+    code = "machine_busy"

@@ -60,6 +60,15 @@ def build_orchestrator(settings: Settings) -> Orchestrator:
     elif settings.orchestrator == "remote":
         options["url"] = settings.orchestrator_url
         options["token"] = settings.orchestrator_token
+    elif settings.orchestrator == "fly":
+        options.update(
+            url=settings.fly_api_url,
+            token=settings.fly_token,
+            org=settings.fly_org,
+            region=settings.fly_region,
+            instance=settings.instance,
+            app_prefix=settings.fly_app_prefix,
+        )
     return get_orchestrator(settings.orchestrator, **options)
 
 
