@@ -14,6 +14,7 @@ import pytest
 from cial_app.router.activity import Activity, Observers
 from cial_app.router.app_calls import Refused, Unreachable
 from cial_app.router.idle import IdleKeeper
+from cial_app.router.metrics import RouterMetrics
 from cial_app.router.table import RouteTable, TenantRoute
 from cial_app.router.waking import HEALTH_PATH, IdleResolver, WakeLimits, Waker
 from cial_proxy import create_proxy
@@ -80,6 +81,7 @@ class FakeApp:
         self.boot = 0.05  # wake -> "container running"
         self.ready_after = 0.0  # "container running" -> the tenant answers
         self.fail_start = False
+        self.fail_at_once = False  # the failure is in the table before the wake call returns
         self.never_ready = False
         self.booting = asyncio.Event()
         self.booting.set()  # cleared: boots wait until it is set
@@ -99,6 +101,9 @@ class FakeApp:
         if current is not None and current.serving:
             return
         self.table.put(self.route("starting"))
+        if self.fail_at_once:
+            self.table.put(self.route("error"))
+            return
         task = asyncio.create_task(self._boot())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -261,6 +266,18 @@ class TestWaking:
         assert (await router.get()).status_code == 200
         assert router.app.wakes == 2
 
+    async def test_a_failure_heard_before_the_apps_answer_is_502_and_the_next_request_still_retries(
+        self, router: Router
+    ) -> None:
+        asleep(router)
+        router.app.fail_at_once = True
+        async with asyncio.timeout(2):  # at once, not at the wake's deadline
+            assert (await router.get()).status_code == 502
+        router.app.fail_at_once = False
+        assert (await router.get()).status_code == 200
+        assert router.app.wakes == 2
+        assert router.waker.outcomes == {"failed": 1, "ready": 1}
+
     async def test_a_tenant_stopped_by_its_owner_is_not_woken(self, router: Router) -> None:
         router.table.put(router.app.route("stopped"))
         answer = await router.get()
@@ -384,3 +401,16 @@ class TestBookkeeping:
         assert SLUG in router.activity.known()
         router.table.remove(SLUG)
         assert SLUG not in router.activity.known()
+
+    async def test_the_metrics_count_wakes_idle_stops_and_held_requests(self, router: Router) -> None:
+        metrics = RouterMetrics()
+        metrics.watch_idle(router.waker, router.keeper)
+        awake(router)
+        router.clock.advance(11)
+        router.keeper.sweep()
+        await router.keeper.settle()
+        assert (await router.get()).status_code == 200
+        text = metrics.exposition().decode()
+        assert 'cial_router_wakes_total{outcome="ready"} 1.0' in text
+        assert "cial_router_idle_stops_total 1.0" in text
+        assert "cial_router_requests_held 0.0" in text

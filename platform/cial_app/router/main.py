@@ -135,6 +135,8 @@ async def run(settings: RouterSettings, stop: asyncio.Event) -> None:
             close_websockets=proxy.close_websockets,
         )
         keeping = asyncio.create_task(keeper.run(), name="idle keeper")
+        if waker is not None:
+            metrics.watch_idle(waker, keeper)
     await proxy.start(settings.host, settings.port)
     log.info("router on :%d, control (metrics, probes) on :%d", settings.port, settings.control_port)
     try:

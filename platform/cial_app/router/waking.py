@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -118,6 +119,8 @@ class Waker:
         # refusal or a tenant that is not ready.
         self._failed: set[str] = set()
         self.started = 0  # wakes begun, for metrics and tests
+        # How wakes ended: ready, failed (502), timed out (504), refused (the App said no).
+        self.outcomes: Counter[str] = Counter()
         table.listen(self._changed)
 
     def should_wake(self, route: TenantRoute) -> bool:
@@ -125,6 +128,11 @@ class Waker:
 
     def waking(self, slug: str) -> bool:
         return slug in self._wakes
+
+    @property
+    def held(self) -> int:
+        """Requests held now, over all tenants."""
+        return self._waiting
 
     def waiting_for(self, slug: str) -> int:
         """Requests held for the tenant now."""
@@ -181,25 +189,36 @@ class Waker:
         try:
             async with asyncio.timeout(limits.timeout):
                 await self._wake(wake)
-            self._failed.discard(slug)
-            took = asyncio.get_running_loop().time() - started
-            log.info("tenant %s: woken, ready after %.2f s", slug, took)
-            _settle(wake, None)
+            if not wake.outcome.done():
+                took = asyncio.get_running_loop().time() - started
+                log.info("tenant %s: woken, ready after %.2f s", slug, took)
+                self._failed.discard(slug)
+                self._finish(wake, None)
         except TimeoutError:
-            self._failed.add(slug)
             log.warning("tenant %s: not ready %g s after its wake", slug, limits.timeout)
-            _settle(wake, WakeTimedOut(f"Tenant {slug!r} did not start within {limits.timeout:g} s."))
+            self._finish(wake, WakeTimedOut(f"Tenant {slug!r} did not start within {limits.timeout:g} s."))
         except RouteError as refusal:
-            if isinstance(refusal, WakeFailed):
-                self._failed.add(slug)
-            log.warning("tenant %s: wake failed: %s", slug, refusal.message)
-            _settle(wake, refusal)
+            self._finish(wake, refusal)
         except asyncio.CancelledError:
-            _settle(wake, Unavailable("The router is stopping.", retry_after=limits.retry_after))
+            self._finish(wake, Unavailable("The router is stopping.", retry_after=limits.retry_after))
             raise
         finally:
             if self._wakes.get(slug) is wake:
                 del self._wakes[slug]
+
+    def _finish(self, wake: _Wake, refusal: RouteError | None) -> None:
+        """The wake's one outcome, for every waiter; later calls change nothing. A wake that
+        failed or timed out makes the next request wake the tenant again."""
+        if wake.outcome.done():
+            return
+        if isinstance(refusal, WakeFailed | WakeTimedOut):
+            self._failed.add(wake.slug)
+        elif isinstance(refusal, NoRoute):
+            self._failed.discard(wake.slug)
+        self.outcomes[_OUTCOMES.get(type(refusal), "refused")] += 1
+        if refusal is not None:
+            log.warning("tenant %s: wake ended: %s", wake.slug, refusal.message)
+        _settle(wake, refusal)
 
     async def _wake(self, wake: _Wake) -> None:
         slug = wake.slug
@@ -214,14 +233,15 @@ class Waker:
         except Unreachable as error:
             raise WakeFailed(f"Tenant {slug!r} could not be started: {error}.") from None
         self._changed(slug)  # it may already be running (a wake of a tenant the table had stale)
-        while True:
+        while not wake.outcome.done():
             await wake.serving.wait()
             route = self._table.get(slug)
             if route is not None and route.serving and await self._ready(route):
                 return
             wake.serving.clear()
             self._changed(slug)  # still serving but not answering yet: look again shortly
-            await asyncio.sleep(self.limits.probe_interval)
+            if not wake.outcome.done():
+                await asyncio.sleep(self.limits.probe_interval)
 
     def _changed(self, slug: str | None) -> None:
         """A route changed (None: all of them): move each wake of it along."""
@@ -229,15 +249,13 @@ class Waker:
         for wake in wakes:
             route = self._table.get(wake.slug)
             if route is None:
-                self._failed.discard(wake.slug)
-                _settle(wake, NoRoute(f"No tenant is called {wake.slug!r}."))
+                self._finish(wake, NoRoute(f"No tenant is called {wake.slug!r}."))
             elif route.serving:
                 wake.serving.set()
             elif route.state in _COMING_UP:
                 wake.saw_start = True
             elif route.state == "error" and wake.saw_start:
-                self._failed.add(wake.slug)
-                _settle(
+                self._finish(
                     wake,
                     WakeFailed(
                         f"Tenant {wake.slug!r} could not be started; its owner can see why in the admin. "
@@ -245,12 +263,19 @@ class Waker:
                     ),
                 )
             elif route.state in _OWNER_STOPPED:
-                _settle(
+                self._finish(
                     wake,
                     Unavailable(
                         f"Tenant {wake.slug!r} was stopped by its owner.", retry_after=self.limits.retry_after
                     ),
                 )
+
+
+_OUTCOMES: dict[type[RouteError] | type[None], str] = {
+    type(None): "ready",
+    WakeFailed: "failed",
+    WakeTimedOut: "timed_out",
+}
 
 
 def _settle(wake: _Wake, refusal: RouteError | None) -> None:
