@@ -445,42 +445,42 @@ class FlyOrchestrator:
                 raise
 
     async def _delete_machine(self, app: str, machine_id: str, tenant_id: str, nonce: str | None) -> None:
-        try:
-            await self.api.call(
-                "DELETE",
-                machine_path(app, machine_id),
-                f"destroy tenant {tenant_id}'s machine {machine_id}",
-                pace=f"destroy:{machine_id}",
-                params={"force": "true"},
-                nonce=nonce,
-                idempotent=True,
-                expect=frozenset({404}),
-            )
-        except FlyApiError as exc:
-            if exc.status != 404:
-                raise
+        await self._delete(
+            machine_path(app, machine_id),
+            f"destroy tenant {tenant_id}'s machine {machine_id}",
+            pace=f"destroy:{machine_id}",
+            params={"force": "true"},
+            nonce=nonce,
+        )
 
     async def _delete_volume(self, app: str, volume_id: str) -> None:
-        try:
-            await self.api.call(
-                "DELETE",
-                f"/v1/apps/{app}/volumes/{volume_id}",
-                f"delete volume {volume_id} of {app}",
-                pace=f"delete_volume:{volume_id}",
-                idempotent=True,
-                expect=frozenset({404}),
-            )
-        except FlyApiError as exc:
-            if exc.status != 404:
-                raise
+        await self._delete(
+            f"/v1/apps/{app}/volumes/{volume_id}",
+            f"delete volume {volume_id} of {app}",
+            pace=f"delete_volume:{volume_id}",
+        )
 
     async def _delete_app(self, app: str) -> None:
+        await self._delete(f"/v1/apps/{app}", f"delete app {app}", pace=f"delete_app:{app}")
+
+    async def _delete(
+        self,
+        path: str,
+        what: str,
+        *,
+        pace: str,
+        params: Mapping[str, str] | None = None,
+        nonce: str | None = None,
+    ) -> None:
+        """DELETE, idempotently: 404 means it is gone already, which is what was asked."""
         try:
             await self.api.call(
                 "DELETE",
-                f"/v1/apps/{app}",
-                f"delete app {app}",
-                pace=f"delete_app:{app}",
+                path,
+                what,
+                pace=pace,
+                params=params,
+                nonce=nonce,
                 idempotent=True,
                 expect=frozenset({404}),
             )
