@@ -29,7 +29,7 @@ from cial_app.provisioning.wiring import machine_template
 from cial_app.settings import Settings
 from litestar import Litestar
 
-from testkit.owner import Owner, sign_in, sign_up
+from testkit.owner import Owner, create, sign_in, sign_up, tenant
 
 from .fakes import FakeEngine
 
@@ -108,6 +108,15 @@ class Running:
         """One reconciler round, and the work it started."""
         await self.services.provisioning.loop.tick()
         await self.settle()
+
+
+async def running_tenant(running: Running, client: Client, slug: str = "acme") -> dict[str, Any]:
+    """Create `slug` and wait for the App's background work: it must be running; its JSON."""
+    await create(client, slug)
+    await running.settle()
+    body = await tenant(client, slug)
+    assert body["state"] == "running"
+    return body
 
 
 @asynccontextmanager

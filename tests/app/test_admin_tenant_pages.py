@@ -11,8 +11,17 @@ from cial_app.settings import Settings
 
 from testkit.owner import Owner, act, create, sign_up, tenant
 
-from .conftest import OWNER, SAME_ORIGIN, Client, Running, form_token, post_form, run_app, with_
-from .test_lifecycle import running_tenant
+from .conftest import (
+    OWNER,
+    SAME_ORIGIN,
+    Client,
+    Running,
+    form_token,
+    post_form,
+    run_app,
+    running_tenant,
+    with_,
+)
 
 
 class TestTenantList:

@@ -14,9 +14,9 @@ from cial_app.provisioning.rules import StateForbids
 from cial_app.settings import Settings
 from cial_app.tenants.states import TenantState
 
-from testkit.owner import act, create, history, tenant
+from testkit.owner import act, history, tenant
 
-from .conftest import Client, Running, post_form, with_
+from .conftest import Client, Running, post_form, running_tenant, with_
 
 ROUTER_TOKEN = "fast-tests-router-token-0123456789abcdef0123"
 ROUTER = {"Authorization": f"Bearer {ROUTER_TOKEN}"}
@@ -29,14 +29,6 @@ def settings(settings: Settings) -> Settings:
 
 async def router_call(client: Client, slug: str, verb: str, headers: dict[str, str] = ROUTER) -> Any:
     return await client.post(f"/api/router/tenants/{slug}/{verb}", headers=headers)
-
-
-async def running_tenant(running: Running, client: Client, slug: str = "acme") -> dict[str, Any]:
-    await create(client, slug)
-    await running.settle()
-    body = await tenant(client, slug)
-    assert body["state"] == "running"
-    return body
 
 
 class TestTheRoutersCalls:

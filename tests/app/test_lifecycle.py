@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
 
 import pytest
 from cial_app.orchestrator import MachineState
@@ -17,15 +16,7 @@ from cial_app.tenants.tables import Tenant, TenantEvent
 
 from testkit.owner import act, create, history, reasons, tenant
 
-from .conftest import Client, Running
-
-
-async def running_tenant(running: Running, client: Client, slug: str = "acme") -> dict[str, Any]:
-    await create(client, slug)
-    await running.settle()
-    body = await tenant(client, slug)
-    assert body["state"] == "running"
-    return body
+from .conftest import Client, Running, running_tenant
 
 
 class TestStop:

@@ -11,8 +11,7 @@ from cial_app.orchestrator import MachineState
 
 from testkit.owner import create, tenant
 
-from .conftest import Client, Running, post_form
-from .test_lifecycle import running_tenant
+from .conftest import Client, Running, post_form, running_tenant
 
 
 async def lose_row(running: Running, slug: str) -> dict[str, Any]:

@@ -15,9 +15,8 @@ from cial_app.settings import Settings
 from testkit.owner import act, create, history, reasons, tenant
 from testkit.polling import eventually_async
 
-from .conftest import OWNER, Client, Running, run_app, with_
+from .conftest import OWNER, Client, Running, run_app, running_tenant, with_
 from .fakes import FakeEngine
-from .test_lifecycle import running_tenant
 
 
 class TestRepairsBehindTheAppsBack:

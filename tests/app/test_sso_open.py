@@ -19,8 +19,7 @@ from cial_app.settings import Settings
 
 from testkit.owner import Owner, act, create, sign_up, tenant
 
-from .conftest import OWNER, SSO_SECRET, Client, Running, run_app, with_
-from .test_lifecycle import running_tenant
+from .conftest import OWNER, SSO_SECRET, Client, Running, run_app, running_tenant, with_
 
 
 def contract_key(tenant_id: str) -> tuple[bytes, str]:

@@ -12,8 +12,7 @@ from cial_app.tenants.states import TenantState
 
 from testkit.owner import act, create
 
-from .conftest import Client, Running
-from .test_lifecycle import running_tenant
+from .conftest import Client, Running, running_tenant
 
 
 def record(running: Running) -> list[TenantChange]:
