@@ -19,8 +19,7 @@ from playwright.sync_api import Browser
 
 from spec.containers import ComposeStack
 from testkit.aio import run_async
-from testkit.owner import Owner, signed_in
-from testkit.polling import eventually
+from testkit.owner import Owner, in_state, signed_in
 
 pytestmark = pytest.mark.docker
 
@@ -44,15 +43,6 @@ def owner(idle_stack: ComposeStack) -> Iterator[httpx.Client]:
         yield client
     finally:
         client.close()
-
-
-def in_state(owner: httpx.Client, slug: str, state: str, within: float = 90) -> dict[str, Any]:
-    def check() -> dict[str, Any] | None:
-        body: dict[str, Any] = owner.get(f"/api/admin/tenants/{slug}").json()
-        assert body["state"] != "error", body
-        return body if body["state"] == state else None
-
-    return eventually(check, timeout=within, interval=0.2, what=f"{slug} to be {state}")
 
 
 def via_router(stack: ComposeStack, slug: str, path: str, method: str = "GET") -> httpx.Response:

@@ -24,7 +24,7 @@ from spec.autobahn import DEFAULT_GROUPS, run_suite
 from spec.containers import ComposeStack, spec_instance
 from spec.host_relay import HostRelay
 from testkit.aio import run_async
-from testkit.owner import Owner, signed_in
+from testkit.owner import Owner, in_state, signed_in
 from testkit.polling import eventually
 
 pytestmark = pytest.mark.docker
@@ -63,15 +63,6 @@ def owner(stack: ComposeStack) -> Iterator[httpx.Client]:
         yield client
     finally:
         client.close()
-
-
-def in_state(owner: httpx.Client, slug: str, state: str) -> dict[str, Any]:
-    def check() -> dict[str, Any] | None:
-        body: dict[str, Any] = owner.get(f"/api/admin/tenants/{slug}").json()
-        assert body["state"] not in ("error",), body
-        return body if body["state"] == state else None
-
-    return eventually(check, timeout=90, what=f"{slug} to be {state}")
 
 
 def running(owner: httpx.Client, slug: str) -> dict[str, Any]:

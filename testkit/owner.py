@@ -13,6 +13,8 @@ from typing import Any, TypeVar, overload
 
 import httpx
 
+from testkit.polling import eventually
+
 OWNER_PASSWORD = "correct horse battery staple"
 SIGN_UP = "/api/auth/sign-up/email"
 SIGN_IN = "/api/auth/sign-in/email"
@@ -181,3 +183,15 @@ def act(
 ) -> httpx.Response | Awaitable[httpx.Response]:
     """POST an owner action (start, stop, restart); the response as it is."""
     return _call(client, _as_is, "POST", f"{TENANTS}/{slug}/{verb}")
+
+
+def in_state(client: httpx.Client, slug: str, state: str, *, within: float = 90) -> Json:
+    """Poll the tenant until it is in `state`; its JSON. A tenant in `error` counts as "not yet"
+    (the App retries from it) and is what the failure shows if it stays there."""
+
+    def check() -> Json | None:
+        body = tenant(client, slug)
+        assert body["state"] != "error", body
+        return body if body["state"] == state else None
+
+    return eventually(check, timeout=within, what=f"{slug} to be {state}")
