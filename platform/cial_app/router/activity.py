@@ -28,7 +28,6 @@ class Activity:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._open: Counter[str] = Counter()
-        self._websockets: Counter[str] = Counter()
         self._last: dict[str, float] = {}
         # Bumped on every start and end: the keeper compares it across its drain to see whether
         # anything happened meanwhile.
@@ -51,9 +50,6 @@ class Activity:
 
     def busy(self, slug: str) -> bool:
         return self._open[slug] > 0
-
-    def websockets(self, slug: str) -> int:
-        return self._websockets[slug]
 
     def idle_for(self, slug: str) -> float:
         """Seconds since the tenant's traffic last ended; 0 while it has some. A tenant never seen
@@ -89,12 +85,10 @@ class Activity:
             self.end(upstream)
 
     def websocket_opened(self, upstream: str) -> None:
-        self._websockets[upstream] += 1
+        """Counted already: the session is the request that started it."""
 
     def websocket_closed(self, upstream: str, seconds: float) -> None:
-        self._websockets[upstream] -= 1
-        if self._websockets[upstream] <= 0:
-            del self._websockets[upstream]
+        """Counted already: the request ends when the session does."""
 
 
 class Observers:

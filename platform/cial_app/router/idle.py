@@ -83,9 +83,6 @@ class IdleKeeper:
             if drain is task:
                 del self._drains[slug]
 
-    def draining(self, slug: str) -> bool:
-        return slug in self._drains
-
     async def settle(self) -> None:
         """Until every drain begun has ended (tests)."""
         while self._drains:

@@ -118,16 +118,12 @@ class Waker:
         # `error`, or `running` in the table but never seen to answer), rather than meeting a
         # refusal or a tenant that is not ready.
         self._failed: set[str] = set()
-        self.started = 0  # wakes begun, for metrics and tests
         # How wakes ended: ready, failed (502), timed out (504), refused (the App said no).
         self.outcomes: Counter[str] = Counter()
         table.listen(self._changed)
 
     def should_wake(self, route: TenantRoute) -> bool:
         return route.state in SLEEPING or route.slug in self._wakes or route.slug in self._failed
-
-    def waking(self, slug: str) -> bool:
-        return slug in self._wakes
 
     @property
     def held(self) -> int:
@@ -179,7 +175,6 @@ class Waker:
         wake.outcome.add_done_callback(lambda done: None if done.cancelled() else done.exception())
         wake.saw_start = route.state in _COMING_UP
         self._wakes[route.slug] = wake
-        self.started += 1
         wake.task = loop.create_task(self._run(wake), name=f"wake {route.slug}")
         return wake
 
