@@ -79,6 +79,34 @@ serve(create_proxy(ByHost(int(sys.argv[1])), name="router"), host="127.0.0.1", p
       log_level="warning")
 """
 
+# The router as `python -m cial_app.router` builds it, less the database: the route table with one
+# running tenant, the idle-tenant resolver and waker, the metrics and activity observers, the
+# WebSocket pings. Beside ROUTER_PROGRAM (the engine with a dict), it shows what the router's own
+# per-request work costs.
+FULL_ROUTER_PROGRAM = r"""
+import sys, time
+from cial_proxy import create_proxy, serve
+from cial_app.router.activity import Activity, Observers
+from cial_app.router.main import APP_COOKIES
+from cial_app.router.metrics import RouterMetrics
+from cial_app.router.table import RouteTable, TenantRoute
+from cial_app.router.waking import IdleResolver, Waker
+
+class NoApp:  # never called: the tenant is running
+    async def idle(self, slug): return False
+    async def wake(self, slug): raise AssertionError("a running tenant is never woken")
+    async def aclose(self): pass
+
+table = RouteTable()
+table.replace_all([TenantRoute("acme", "running", "127.0.0.1", int(sys.argv[1]), 900)])
+activity = Activity(time.monotonic)
+proxy = create_proxy(
+    IdleResolver(table, Waker(table, NoApp(), activity)), name="router", strip_cookies=APP_COOKIES,
+    observer=Observers(RouterMetrics(), activity), websocket_ping_interval=20.0, websocket_ping_timeout=20.0,
+)
+serve(proxy, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
+
 NGINX_CONFIG = """
 worker_processes 1;
 daemon off;
@@ -177,9 +205,10 @@ def measure(label: str, url: str, seconds: float, host: str | None = None) -> di
 
 
 def proxies(seconds: float) -> None:
-    upstream_port, nginx_port, router_port = free_port(), free_port(), free_port()
+    upstream_port, nginx_port, router_port, full_port = free_port(), free_port(), free_port(), free_port()
     python = sys.executable
     env = {**os.environ, "PYTHONPATH": str(ROOT / "proxy")}
+    full_env = {**os.environ, "PYTHONPATH": f"{ROOT / 'proxy'}:{ROOT / 'platform'}"}
     with tempfile.TemporaryDirectory(prefix="cial-bench-nginx-") as scratch:
         config = Path(scratch) / "nginx.conf"
         config.write_text(NGINX_CONFIG.format(dir=scratch, upstream=upstream_port, port=nginx_port))
@@ -189,13 +218,29 @@ def proxies(seconds: float) -> None:
             process(
                 python, "-c", ROUTER_PROGRAM, str(upstream_port), str(router_port), port=router_port, env=env
             ),
+            process(
+                python,
+                "-c",
+                FULL_ROUTER_PROGRAM,
+                str(upstream_port),
+                str(full_port),
+                port=full_port,
+                env=full_env,
+            ),
         ):
             direct = measure("upstream", f"http://127.0.0.1:{upstream_port}/", seconds)
             nginx = measure("nginx", f"http://127.0.0.1:{nginx_port}/", seconds)
             router = measure(
                 "cial_proxy", f"http://127.0.0.1:{router_port}/", seconds, host="acme.localhost:8080"
             )
+            full = measure(
+                "full router", f"http://127.0.0.1:{full_port}/", seconds, host="acme.localhost:8080"
+            )
     print()
+    for c in CONNECTIONS:
+        ratio = full[c].requests_per_second / router[c].requests_per_second
+        versus_nginx = full[c].requests_per_second / nginx[c].requests_per_second
+        print(f"full router / engine alone at {c:>2} connections: {ratio:.2f}x (/ nginx {versus_nginx:.2f}x)")
     for c in CONNECTIONS:
         ratio = router[c].requests_per_second / nginx[c].requests_per_second
         print(
